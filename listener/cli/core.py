@@ -1,0 +1,136 @@
+"""Core commands: check-config, once, run, db upgrade, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, TextIO
+
+import click
+
+from listener.cli.state import CliState
+from listener.daemon import run_forever, run_once
+from listener.domain import utcnow
+from listener.durations import parse_duration
+from listener.ports import ExportRow
+
+EXPORT_COLUMNS = ["source", "external_id", "created_at", "author", "url", "text", "label",
+                  "negative", "neutral", "positive", "anger", "lang", "model"]
+
+
+def since_option(default: str | None = None) -> Any:
+    def convert(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return utcnow() - parse_duration(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.option("--since", default=default, callback=convert, metavar="DURATION",
+                        help="Only what is newer than this, e.g. 24h, 7d.")
+
+
+@click.command("check-config")
+@click.pass_obj
+def check_config(state: CliState) -> None:
+    """Validate the config file and say what it configures."""
+    s = state.settings()
+    sources = ", ".join(s.sources()) or "none"
+    notifier = "slack" if s.slack else "console"
+    click.echo(f"{state.config_path}: ok ({len(s.brands)} brands; sources: {sources}; "
+               f"alerts: {notifier}; model: {s.model.name})")
+
+
+@click.command()
+@click.pass_obj
+def once(state: CliState) -> None:
+    """Run every job once (collect, score, detect spikes, dispatch alerts), then exit."""
+    app = state.app()
+    app.upgrade()
+    totals = run_once(app)
+    line = " ".join(f"{k}={v}" for k, v in sorted(totals.items()))
+    click.echo(f"once: {line}")
+
+
+@click.command()
+@click.pass_obj
+def run(state: CliState) -> None:
+    """Run the daemon until SIGTERM/SIGINT."""
+    app = state.app()
+    app.upgrade()
+    run_forever(app)
+
+
+@click.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(state: CliState) -> None:
+    """Create or migrate the schema to the latest version."""
+    from listener.store.db import current_revision
+
+    app = state.app()
+    app.upgrade()
+    click.echo(f"database at revision {current_revision(app.engine)}")
+
+
+def _flat(row: ExportRow) -> dict[str, Any]:
+    m = row.mention.mention
+    s = row.score.sentiment if row.score else None
+    return {
+        "source": m.source, "external_id": m.external_id, "created_at": m.created_at.isoformat(),
+        "author": m.author, "url": m.url, "text": m.text,
+        "label": s.label if s else None,
+        **{k: (round(s.probabilities[k], 4) if s else None) for k in ("negative", "neutral", "positive")},
+        "anger": round(s.anger, 4) if s else None,
+        "lang": (s.lang if s and s.lang else m.lang),
+        "model": row.score.model if row.score else None,
+    }
+
+
+def write_export(rows: Iterator[ExportRow], fmt: str, out: TextIO) -> int:
+    """Write rows as JSON lines (probabilities nested) or CSV; returns the row count."""
+    count = 0
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS) if fmt == "csv" else None
+    if writer:
+        writer.writeheader()
+    for row in rows:
+        flat = _flat(row)
+        if writer:
+            writer.writerow(flat)
+        else:
+            probs = {k: flat.pop(k) for k in ("negative", "neutral", "positive")}
+            flat["probabilities"] = probs if flat["label"] else None
+            out.write(json.dumps(flat, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+@click.command()
+@click.option("--brand", required=True, help="Brand name as in the config.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default=None,
+              help="File to write (default: stdout).")
+@since_option()
+@click.pass_obj
+def export(state: CliState, brand: str, fmt: str, output: TextIO | None, since: datetime | None) -> None:
+    """Export a brand's mentions with their latest scores."""
+    app = state.app()
+    app.upgrade()
+    name = app.query(_canonical(state, brand)).brand
+    count = write_export(app.store.export(brand=name, since=since), fmt, output or sys.stdout)
+    click.echo(f"exported {count} mentions of {name}", err=True)
+
+
+def _canonical(state: CliState, brand: str) -> str:
+    for b in state.settings().brands:
+        if b.name.casefold() == brand.casefold():
+            return b.name
+    return brand

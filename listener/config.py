@@ -1,0 +1,306 @@
+"""Load and validate the TOML configuration into frozen settings.
+
+Secrets are written as ``${ENV_VAR}`` references and expanded from the environment. Every mistake
+raises ConfigError naming the file, the key path and what was expected; no secret value is ever
+part of the message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from listener.durations import parse_duration
+from listener.errors import ConfigError
+
+DEFAULT_MODEL = "listener-sentiment-ml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str | int | float):
+        raise ValueError("expected a duration such as '30s', '5m', '1h', '7d'")
+    return parse_duration(value)
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http(s) URL such as 'https://api.example.com'")
+    return value.rstrip("/")
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+NonEmpty = Annotated[str, AfterValidator(_non_empty)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class StorageSettings(_Section):
+    url: NonEmpty = "sqlite:///listener.db"
+    """SQLAlchemy URL: sqlite:///path.db (embedded default) or postgresql+psycopg://..."""
+
+
+class ModelSettings(_Section):
+    name: NonEmpty = DEFAULT_MODEL
+    labels: dict[str, str] = Field(default_factory=dict)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    max_length: int = Field(default=128, ge=8, le=4096)
+    quantize: bool = True
+    threads: int = Field(default=0, ge=0, le=256)
+    cache_dir: str | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(v for v in value.values() if v not in ("negative", "neutral", "positive"))
+        if bad:
+            raise ValueError(f"label map values must be negative, neutral or positive, got {bad}")
+        return value
+
+
+class TwitterSettings(_Section):
+    bearer_token: SecretStr
+    api_base: HttpUrl = "https://api.twitter.com"
+    interval: Duration = timedelta(minutes=1)
+    max_pages: int = Field(default=10, ge=1, le=100)
+    timeout: Duration = timedelta(seconds=20)
+
+
+class RedditSettings(_Section):
+    client_id: SecretStr
+    client_secret: SecretStr
+    user_agent: NonEmpty
+    api_base: HttpUrl = "https://oauth.reddit.com"
+    auth_base: HttpUrl = "https://www.reddit.com"
+    interval: Duration = timedelta(minutes=2)
+    limit: int = Field(default=100, ge=1, le=1000)
+    timeout: Duration = timedelta(seconds=20)
+
+
+class ReplaySettings(_Section):
+    paths: list[NonEmpty] = Field(min_length=1)
+    """JSONL files or glob patterns, relative to the config file's folder."""
+    interval: Duration = timedelta(minutes=1)
+    max_lines: int = Field(default=10_000, ge=1)
+
+
+class SlackSettings(_Section):
+    token: SecretStr | None = None
+    webhook_url: SecretStr | None = None
+    channel: str | None = None
+    api_base: HttpUrl = "https://slack.com/api"
+    timeout: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SlackSettings:
+        if (self.token is None) == (self.webhook_url is None):
+            raise ValueError("set exactly one of slack.token or slack.webhook_url")
+        if self.token is not None and not self.channel:
+            raise ValueError("slack.channel is required with slack.token")
+        if self.webhook_url is not None:
+            _http_url(self.webhook_url.get_secret_value())
+        return self
+
+
+class AlertSettings(_Section):
+    """Alert rules, storm control, spikes and delivery retries.
+
+    ``[alerts]`` holds the defaults for every brand; ``[[brands]] alerts = {...}`` overrides any
+    of them for one brand (only the keys written there).
+    """
+
+    anger_threshold: float = Field(default=0.6, ge=0, le=1)
+    negative_threshold: float = Field(default=0.6, ge=0, le=1)
+    high_reach: int = Field(default=10_000, ge=0)
+    """Authors with at least this many followers get the lower high_reach_* bars."""
+    high_reach_anger_threshold: float = Field(default=0.45, ge=0, le=1)
+    high_reach_negative_threshold: float = Field(default=0.5, ge=0, le=1)
+    storm_threshold: int = Field(default=10, ge=1)
+    """More than this many mention alerts for one brand within storm_window: one digest."""
+    storm_window: Duration = timedelta(minutes=10)
+    digest_interval: Duration = timedelta(minutes=2)
+    """During a storm, at most one digest per brand per this interval."""
+    digest_examples: int = Field(default=5, ge=1, le=20)
+    spike_window: Duration = timedelta(hours=1)
+    spike_baseline_days: int = Field(default=7, ge=1, le=60)
+    spike_min_volume: int = Field(default=20, ge=1)
+    spike_ratio: float = Field(default=2.0, ge=1)
+    spike_z: float = Field(default=3.0, gt=0)
+    spike_net_drop: float = Field(default=25.0, gt=0, le=200)
+    """Net sentiment (% positive - % negative) this many points below the baseline fires."""
+    spike_cooldown: Duration = timedelta(hours=2)
+    retry_initial: Duration = timedelta(seconds=5)
+    retry_max: Duration = timedelta(minutes=5)
+    give_up_after: Duration = timedelta(hours=24)
+    """A transient failure is retried (with backoff) until the alert is this old, then failed."""
+
+
+class JobSettings(_Section):
+    interval: Duration
+    batch_size: int = Field(default=256, ge=1)
+
+
+class JobsSettings(_Section):
+    score: JobSettings = JobSettings(interval=timedelta(seconds=30))
+    dispatch: JobSettings = JobSettings(interval=timedelta(seconds=10))
+    trends: JobSettings = JobSettings(interval=timedelta(minutes=5))
+
+
+class BrandSettings(_Section):
+    name: NonEmpty
+    query: NonEmpty
+    languages: list[str] = Field(default_factory=list)
+    subreddits: list[NonEmpty] = Field(default_factory=list)
+    handles: list[NonEmpty] = Field(default_factory=list)
+    slack_channel: str | None = None
+    alerts: AlertSettings | None = None
+    """Per-brand overrides of ``[alerts]``: only the keys written here replace the defaults."""
+
+
+class Settings(_Section):
+    storage: StorageSettings = StorageSettings()
+    model: ModelSettings = ModelSettings()
+    twitter: TwitterSettings | None = None
+    reddit: RedditSettings | None = None
+    replay: ReplaySettings | None = None
+    slack: SlackSettings | None = None
+    alerts: AlertSettings = AlertSettings()
+    jobs: JobsSettings = JobsSettings()
+    brands: list[BrandSettings] = Field(default_factory=list)
+
+    source_path: Path | None = Field(default=None, exclude=True)
+    """The file these settings came from (relative paths in it are resolved against its folder)."""
+
+    @model_validator(mode="after")
+    def _unique_brands(self) -> Settings:
+        names = [b.name.casefold() for b in self.brands]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"brand names must be unique, repeated: {dupes}")
+        return self
+
+    def sources(self) -> dict[str, BaseModel]:
+        """The configured collector sections by kind (the collector module's name)."""
+        found = {"twitter": self.twitter, "reddit": self.reddit, "replay": self.replay}
+        return {kind: section for kind, section in found.items() if section is not None}
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        candidate = Path(path).expanduser()
+        if candidate.is_absolute() or self.source_path is None:
+            return candidate
+        return self.source_path.parent / candidate
+
+
+def _expand(value: Any, path: str, env: Mapping[str, str], file: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, f"{path}.{k}" if path else k, env, file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, f"{path}[{i}]", env, file) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env or env[name] == "":
+                raise ConfigError(f"{file}: {path}: environment variable {name} is not set")
+            return env[name]
+
+        return _ENV_REF.sub(lookup, value)
+    return value
+
+
+def _key_path(location: tuple[int | str, ...], data: Any) -> str:
+    parts: list[str] = []
+    node = data
+    for item in location:
+        if isinstance(item, int):
+            label = ""
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                label = str(node[item].get("name", ""))
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({label})" if label else "")]
+        else:
+            parts.append(item)
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+def _describe(error: Mapping[str, Any], data: Any) -> str:
+    location = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+    key = _key_path(location, data) or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key (check the spelling; see README 'Configuration')"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and not isinstance(error["input"], dict | list) and "secret" not in key:
+        return f"{key}: {message} (got {error['input']!r})"
+    return f"{key}: {message}"
+
+
+def parse_settings(
+    text: str, *, file: str = "<config>", env: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate TOML ``text``; ``file`` is only used in messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    expanded = _expand(data, "", os.environ if env is None else env, file)
+    try:
+        settings = Settings.model_validate(expanded)
+    except ValidationError as exc:
+        details = "; ".join(_describe(e, data) for e in exc.errors())
+        raise ConfigError(f"{file}: {details}") from None
+    return settings
+
+
+def load_settings(path: Path, *, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the config file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    settings = parse_settings(text, file=str(path), env=env)
+    settings = settings.model_copy(update={"source_path": path.resolve()})
+    if settings.replay is not None:
+        paths = [str(settings.resolve(p)) for p in settings.replay.paths]
+        settings = settings.model_copy(
+            update={"replay": settings.replay.model_copy(update={"paths": paths})}
+        )
+    return settings

@@ -1,0 +1,111 @@
+"""The daemon: APScheduler 3 jobs over the App, graceful shutdown, and the run-once mode.
+
+One collect job per (source, brand), plus score, spike-detection and alert-dispatch jobs. Jobs
+never overlap themselves (``max_instances=1``) and missed runs coalesce. A job that raises is
+logged with its name and duration and does not stop the others or the scheduler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from types import FrameType
+from typing import Any
+
+from listener.app import App
+from listener.domain import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Job:
+    id: str
+    func: Callable[[], Any]
+    interval: timedelta
+    stage: str
+
+
+def build_jobs(app: App) -> list[Job]:
+    """The jobs of ``app``, in the order a run-once executes them."""
+    jobs = [
+        Job(id=f"collect:{kind}:{query.brand}", func=partial(app.collect, kind, query.brand),
+            interval=section.interval, stage="collect")  # type: ignore[attr-defined]
+        for kind, section in app.settings.sources().items()
+        for query in app.queries
+    ]
+    s = app.settings.jobs
+    jobs += [
+        Job(id="score", func=app.score, interval=s.score.interval, stage="score"),
+        Job(id="spikes", func=app.detect_spikes, interval=s.trends.interval, stage="spikes"),
+        Job(id="dispatch", func=app.dispatch, interval=s.dispatch.interval, stage="dispatch"),
+    ]
+    return jobs
+
+
+def counts_of(result: Any) -> dict[str, int]:
+    """The integer counters of a job result (dataclass or dict), for logs and summaries."""
+    items = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else (result or {})
+    return {k: v for k, v in dict(items).items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def run_job(job: Job) -> Any:
+    """Run one job: one log line with its counts; an exception is logged, never raised."""
+    started = time.monotonic()
+    try:
+        result = job.func()
+    except Exception as exc:  # a failing job must not stop the scheduler
+        log.error("job %s failed after %.2fs: %s: %s", job.id, time.monotonic() - started,
+                  type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        return None
+    counts = " ".join(f"{k}={v}" for k, v in counts_of(result).items())
+    error = getattr(result, "error", None)
+    log.info("job %s done in %.2fs %s%s", job.id, time.monotonic() - started, counts,
+             f" error={error!r}" if error else "")
+    return result
+
+
+def run_once(app: App) -> Counter[str]:
+    """Every job once, in pipeline order; the score job drains the backlog. Returns totals."""
+    totals: Counter[str] = Counter()
+    for job in build_jobs(app):
+        func = partial(app.score, max_batches=1_000_000) if job.id == "score" else job.func
+        result = run_job(dataclasses.replace(job, func=func))
+        if result is None:
+            totals["failed_jobs"] += 1
+        for key, value in counts_of(result).items():
+            totals[f"{job.stage}.{key}"] += value
+    return totals
+
+
+def run_forever(app: App, *, max_workers: int = 4) -> None:
+    """Run the scheduler until SIGTERM or SIGINT; the running jobs finish first."""
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(
+        timezone="UTC",
+        executors={"default": ThreadPoolExecutor(max_workers=max_workers)},
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
+    )
+    now = utcnow()
+    for job in build_jobs(app):
+        scheduler.add_job(run_job, "interval", args=[job], id=job.id, name=job.id,
+                          seconds=job.interval.total_seconds(), next_run_time=now)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing running jobs, then exiting", signal.Signals(signum).name)
+        scheduler.shutdown(wait=True)  # the jobs already running complete first
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("listener running %d jobs", len(scheduler.get_jobs()))
+    scheduler.start()
+    log.info("listener stopped")

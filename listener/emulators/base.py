@@ -1,0 +1,191 @@
+"""Shared machinery of the API emulators: a threaded HTTP server on 127.0.0.1 with routing,
+a record of every request received, and injectable faults (status codes, malformed bodies,
+delays, dropped connections)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Request:
+    """One request as the emulator received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        """A query-string or form parameter (first value)."""
+        values = self.query.get(name) or self.form().get(name)
+        return values[0] if values else default
+
+    def form(self) -> dict[str, list[str]]:
+        if self.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+        return {}
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+
+@dataclass(kw_only=True, slots=True)
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(
+        cls, payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        merged = {"content-type": "application/json; charset=utf-8", **(headers or {})}
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return cls(status=status, body=body, headers=merged)
+
+
+@dataclass(kw_only=True, slots=True)
+class Fault:
+    """Replace the next ``times`` matching responses. ``path_prefix`` '' matches every path.
+
+    ``status``/``body``/``headers`` give the response to send instead; ``delay`` sleeps first
+    (with ``status`` None the real response follows the delay); ``drop`` closes the connection
+    without answering.
+    """
+
+    path_prefix: str = ""
+    status: int | None = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+    times: int = 1
+
+
+Handler = Callable[[Request], Response]
+
+
+class Emulator:
+    """A tiny HTTP server: register routes, start it, point a client at ``base_url``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._routes: list[tuple[str, str, Handler]] = []
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.requests: list[Request] = []
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def route(self, method: str, path: str, handler: Handler) -> None:
+        """Serve ``method path`` with ``handler``; ``path`` ending in '*' matches a prefix."""
+        self._routes.append((method.upper(), path, handler))
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def received(self, path_prefix: str = "") -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    def start(self) -> Emulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if path.startswith(fault.path_prefix):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _dispatch(self, request: Request) -> Response | None:
+        with self._lock:
+            self.requests.append(request)
+        fault = self._take_fault(request.path)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.drop:
+                return None
+            if fault.status is not None:
+                return Response(status=fault.status, body=fault.body, headers=dict(fault.headers))
+        for method, path, handler in self._routes:
+            if method != request.method:
+                continue
+            if path == request.path or (path.endswith("*") and request.path.startswith(path[:-1])):
+                return handler(request)
+        return Response.json({"error": "not_found", "path": request.path}, status=404)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        emulator = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query, keep_blank_values=True),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                response = emulator._dispatch(request)
+                if response is None:
+                    self.close_connection = True
+                    return
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return  # quiet: tests and the demo read ``emulator.requests`` instead
+
+        return _Handler

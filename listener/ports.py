@@ -1,0 +1,203 @@
+"""The seams of listener: every pluggable component is one of these protocols.
+
+Orchestration (pipeline, rules, trends) depends on these and on ``domain`` only; concrete
+classes are chosen in ``app`` alone. Each method's docstring is its contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from listener.domain import (
+    Alert,
+    AlertStatus,
+    Batch,
+    BrandQuery,
+    NewAlert,
+    Score,
+    Sentiment,
+    StoredMention,
+    TrendPoint,
+)
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """Reads brand mentions from one source (twitter, reddit, replay, ...)."""
+
+    source: str
+    """The value stored in ``Mention.source`` (the config kind)."""
+
+    def collect(self, query: BrandQuery, cursor: str | None) -> Batch:
+        """Return mentions newer than ``cursor`` (None: first run) and the cursor to resume from.
+
+        May return mentions seen before (the store makes re-delivery harmless) but never skips
+        one: the returned cursor covers exactly the returned mentions and quarantined items.
+        Items that cannot be parsed go to ``Batch.quarantined`` with a reason; the rest goes on.
+        Raises RateLimited, SourceUnavailable or AuthError; never a third-party exception.
+        """
+        ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A sentiment model."""
+
+    @property
+    def model_id(self) -> str:
+        """'name@version', recorded with every score it produces."""
+        ...
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        """Score ``texts``; the result has one Sentiment per text, in the same order.
+
+        Any text is accepted (any script, empty, very long: truncated). Raises ModelError only
+        when the model itself cannot run.
+        """
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AlertMessage:
+    """Everything a notifier needs to render one alert (no database access needed)."""
+
+    alert: Alert
+    mention: StoredMention | None = None
+    sentiment: Sentiment | None = None
+    channel: str | None = None
+    examples: Sequence[StoredMention] = ()
+    """For digests: the top mentions folded into it."""
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers alerts to people (Slack, console, ...)."""
+
+    def send(self, message: AlertMessage) -> None:
+        """Deliver one alert. Raises NotifyRetryable (with retry_after when the server said) or
+        NotifyPermanent; never a third-party exception, never a secret in the message."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceState:
+    """Where a (source, brand) collector stands: its cursor and its failure backoff."""
+
+    cursor: str | None = None
+    failures: int = 0
+    retry_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportRow:
+    """One mention with its latest score, for ``listener export``."""
+
+    mention: StoredMention
+    score: Score | None
+
+
+class Store(Protocol):
+    """Mentions, cursors, scores and trends. Every write method is one transaction."""
+
+    def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
+        """Store a collector's batch: its mentions (unique on (source, external_id); a mention
+        already stored is a no-op), its quarantined items and its cursor, in ONE transaction, and
+        clear the (source, brand) failure state. Returns the number of new mentions."""
+        ...
+
+    def source_state(self, source: str, brand: str) -> SourceState:
+        """The saved state of a (source, brand) collector; defaults when never run."""
+        ...
+
+    def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
+        """Note a failed collection: failures += 1, next attempt not before ``retry_at``."""
+        ...
+
+    def unscored(self, model: str, limit: int) -> list[StoredMention]:
+        """Up to ``limit`` mentions without a score from ``model``, oldest first."""
+        ...
+
+    def add_scores(self, scores: Sequence[Score], alerts: Sequence[NewAlert] = ()) -> int:
+        """Store scores and the alerts they caused in ONE transaction. A (mention, model) score
+        that exists is kept; an alert whose dedupe_key exists is a no-op. Returns scores added."""
+        ...
+
+    def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
+        """The most recent score of each mention that has one."""
+        ...
+
+    def mentions(self, ids: Sequence[int]) -> list[StoredMention]:
+        """The stored mentions with these ids (missing ids are skipped), in id order."""
+        ...
+
+    def find_mention(self, source: str, external_id: str) -> StoredMention | None:
+        """The mention with that identity, if stored."""
+        ...
+
+    def iter_mentions(
+        self, *, brand: str | None = None, since: datetime | None = None
+    ) -> Iterator[StoredMention]:
+        """Stored mentions (optionally of one brand, created at or after ``since``) by creation time."""
+        ...
+
+    def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
+        """One row per mention of ``brand`` (created at or after ``since``), with its latest score."""
+        ...
+
+    def trend(
+        self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TrendPoint]:
+        """Per-bucket volume and label counts (latest score per mention) over [since, until)."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Row counts: mentions, scores, quarantined, alerts (for summaries and health)."""
+        ...
+
+
+class Outbox(Protocol):
+    """The alert outbox. Delivery state lives here so a crash never loses or repeats an alert."""
+
+    def add_alerts(self, alerts: Sequence[NewAlert]) -> int:
+        """Insert alerts; an existing dedupe_key is a no-op. Returns the number inserted."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[Alert]:
+        """Pending alerts whose next attempt is due at ``now``, oldest first."""
+        ...
+
+    def mark_sent(self, alert_id: int, at: datetime) -> None:
+        """Record delivery; the alert is never sent again."""
+        ...
+
+    def mark_retry(self, alert_id: int, *, next_attempt_at: datetime, error: str) -> None:
+        """attempts += 1; try again at ``next_attempt_at``."""
+        ...
+
+    def mark_failed(self, alert_id: int, *, error: str) -> None:
+        """attempts += 1; status failed with the reason; never tried again."""
+        ...
+
+    def ack(self, alert_id: int, *, by: str, at: datetime) -> Alert:
+        """Record who handled the alert and when (first response). Raises ListenerError if unknown."""
+        ...
+
+    def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
+        """The brand's own account replied to mention (source, external_id): record it as the
+        first response (acked_at/acked_by) on its alerts that have none yet. Returns alerts updated."""
+        ...
+
+    def list(
+        self,
+        *,
+        status: AlertStatus | None = None,
+        brand: str | None = None,
+        since: datetime | None = None,
+    ) -> list[Alert]:
+        """Alerts, newest first, filtered."""
+        ...
+

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 tables, the SQL Store and Outbox, Alembic migrations."""

@@ -1,0 +1,149 @@
+"""The one schema, for SQLite and PostgreSQL (SQLAlchemy Core tables).
+
+Changes to it go with an Alembic migration in ``listener/store/migrations/versions``; a test
+checks that the migrations produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores tz-aware datetimes as UTC and always returns them tz-aware UTC (SQLite too)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json: Any = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("brand", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("author_reach", BigInteger, nullable=False, default=0),
+    Column("engagement", BigInteger, nullable=False, default=0),
+    Column("url", Text, nullable=False, default=""),
+    Column("lang", String(16)),
+    Column("in_reply_to", String(128)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("collected_at", UtcDateTime, nullable=False),
+    Column("raw", Json, nullable=False),
+    UniqueConstraint("source", "external_id"),
+    Index("ix_mentions_brand_created_at", "brand", "created_at"),
+    Index("ix_mentions_source_in_reply_to", "source", "in_reply_to"),
+)
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("mention_id", Id, ForeignKey("mentions.id", ondelete="CASCADE"), nullable=False),
+    Column("model", String(300), nullable=False),
+    Column("label", String(16), nullable=False),
+    Column("negative", Float, nullable=False),
+    Column("neutral", Float, nullable=False),
+    Column("positive", Float, nullable=False),
+    Column("anger", Float, nullable=False),
+    Column("lang", String(16)),
+    Column("scored_at", UtcDateTime, nullable=False),
+    UniqueConstraint("mention_id", "model"),
+    Index("ix_scores_model_mention_id", "model", "mention_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("brand", String(200), primary_key=True),
+    Column("query", Text, nullable=False),
+    Column("cursor", Text),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("retry_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("brand", String(200), nullable=False),
+    Column("location", Text, nullable=False, default=""),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("brand", String(200), nullable=False),
+    Column("dedupe_key", String(300), nullable=False, unique=True),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("reason", Text, nullable=False),
+    Column("mention_id", Id, ForeignKey("mentions.id", ondelete="SET NULL")),
+    Column("details", Json, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("acked_at", UtcDateTime),
+    Column("acked_by", String(200)),
+    Column("digest_id", Id),
+    Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_alerts_brand_created_at", "brand", "created_at"),
+)

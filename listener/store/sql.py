@@ -1,0 +1,315 @@
+"""The Store on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
+
+Every write method is one transaction; inserts that may repeat (re-delivered mentions, a score
+for a (mention, model) pair that exists, an alert whose dedupe key exists) are no-ops through
+``ON CONFLICT DO NOTHING``, so a crash at any point is resumed by simply running again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Insert, Table, and_, case, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import SQLAlchemyError
+
+from listener.domain import (
+    Batch,
+    BrandQuery,
+    Mention,
+    NewAlert,
+    Quarantined,
+    Score,
+    Sentiment,
+    StoredMention,
+    TrendPoint,
+    utcnow,
+)
+from listener.errors import StoreError
+from listener.ports import ExportRow, SourceState
+from listener.store.schema import alerts, cursors, mentions, quarantine, scores
+
+_CHUNK = 500
+
+
+def insert_for(conn: Connection, table: Table) -> Insert:
+    """A dialect INSERT that supports ``on_conflict_do_nothing`` (SQLite and PostgreSQL)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _storable(mention: Mention) -> str | None:
+    """Why ``mention`` cannot be stored as is (NUL bytes, lone surrogates), or None."""
+    for name in ("text", "author", "external_id", "url"):
+        value: str = getattr(mention, name)
+        if "\x00" in value:
+            return f"{name} contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"{name} is not valid Unicode text: {exc.reason} at position {exc.start}"
+    try:
+        encoded = json.dumps(mention.raw, ensure_ascii=False)
+        encoded.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        return f"raw payload is not JSON-serialisable: {exc}"
+    if "\\u0000" in encoded:
+        return "raw payload contains a NUL character"
+    return None
+
+
+def _mention_row(mention: Mention, collected_at: datetime) -> dict[str, Any]:
+    return {
+        "source": mention.source,
+        "external_id": mention.external_id,
+        "brand": mention.brand,
+        "text": mention.text,
+        "author": mention.author,
+        "author_reach": mention.author_reach,
+        "engagement": mention.engagement,
+        "url": mention.url,
+        "lang": mention.lang,
+        "in_reply_to": mention.in_reply_to,
+        "created_at": mention.created_at,
+        "collected_at": collected_at,
+        "raw": dict(mention.raw),
+    }
+
+
+def _to_stored(row: Row[Any]) -> StoredMention:
+    m = row._mapping
+    mention = Mention(
+        source=m["source"],
+        external_id=m["external_id"],
+        brand=m["brand"],
+        text=m["text"],
+        author=m["author"],
+        created_at=m["created_at"],
+        url=m["url"],
+        lang=m["lang"],
+        author_reach=m["author_reach"],
+        engagement=m["engagement"],
+        in_reply_to=m["in_reply_to"],
+        raw=m["raw"],
+    )
+    return StoredMention(id=m["id"], mention=mention, collected_at=m["collected_at"])
+
+
+def _to_score(row: Row[Any]) -> Score:
+    m = row._mapping
+    sentiment = Sentiment(
+        label=m["label"],
+        probabilities={k: m[k] for k in ("negative", "neutral", "positive")},
+        anger=m["anger"],
+        lang=m["lang"],
+    )
+    return Score(mention_id=m["mention_id"], model=m["model"], sentiment=sentiment, scored_at=m["scored_at"])
+
+
+class SqlStore:
+    """ports.Store over a SQLAlchemy Engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
+        now = utcnow()
+        rows, bad = [], list(batch.quarantined)
+        for mention in batch.mentions:
+            problem = _storable(mention)
+            if problem is None:
+                rows.append(_mention_row(mention, now))
+            else:
+                payload = json.dumps(_mention_row(mention, now), default=str, ensure_ascii=True)
+                bad.append(Quarantined(source=mention.source, brand=mention.brand, reason=problem,
+                                       payload=payload, location=f"id {mention.external_id!r}"))
+        try:
+            with self.engine.begin() as conn:
+                added = 0
+                for chunk in _chunks(rows):
+                    stmt = insert_for(conn, mentions).on_conflict_do_nothing(
+                        index_elements=["source", "external_id"]
+                    )
+                    added += len(conn.execute(stmt.returning(mentions.c.id), list(chunk)).all())
+                if bad:
+                    conn.execute(quarantine.insert(), [_quarantine_row(q, now) for q in bad])
+                values = {"query": query.query, "failures": 0, "retry_at": None,
+                          "last_error": None, "updated_at": now}
+                if batch.cursor is not None:
+                    values["cursor"] = batch.cursor
+                upsert = insert_for(conn, cursors).values(source=source, brand=query.brand, **values)
+                conn.execute(upsert.on_conflict_do_update(index_elements=["source", "brand"], set_=values))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not store {source} batch for {query.brand!r}: {type(exc).__name__}") from exc
+        return added
+
+    def source_state(self, source: str, brand: str) -> SourceState:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(cursors).where(cursors.c.source == source, cursors.c.brand == brand)
+            ).first()
+        if row is None:
+            return SourceState()
+        m = row._mapping
+        return SourceState(cursor=m["cursor"], failures=m["failures"], retry_at=m["retry_at"],
+                           last_error=m["last_error"])
+
+    def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            stmt = insert_for(conn, cursors).values(
+                source=source, brand=brand, query="", failures=1, retry_at=retry_at,
+                last_error=error, updated_at=now,
+            )
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["source", "brand"],
+                set_={"failures": cursors.c.failures + 1, "retry_at": retry_at,
+                      "last_error": error, "updated_at": now},
+            ))
+
+    def unscored(self, model: str, limit: int) -> list[StoredMention]:
+        scored = exists().where(scores.c.mention_id == mentions.c.id, scores.c.model == model)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(mentions).where(~scored).order_by(mentions.c.id).limit(limit))
+            return [_to_stored(r) for r in rows]
+
+    def add_scores(self, new_scores: Sequence[Score], new_alerts: Sequence[NewAlert] = ()) -> int:
+        now = utcnow()
+        score_rows = [
+            {"mention_id": s.mention_id, "model": s.model, "label": s.sentiment.label,
+             "anger": s.sentiment.anger, "lang": s.sentiment.lang, "scored_at": s.scored_at,
+             **{k: float(s.sentiment.probabilities[k]) for k in ("negative", "neutral", "positive")}}
+            for s in new_scores
+        ]
+        with self.engine.begin() as conn:
+            added = 0
+            for chunk in _chunks(score_rows):
+                stmt = insert_for(conn, scores).on_conflict_do_nothing(index_elements=["mention_id", "model"])
+                added += len(conn.execute(stmt.returning(scores.c.id), list(chunk)).all())
+            if new_alerts:
+                insert_alerts(conn, new_alerts, now)
+        return added
+
+    def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
+        found: dict[int, Score] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(mention_ids)):
+                rows = conn.execute(
+                    select(scores).where(scores.c.mention_id.in_(chunk))
+                    .order_by(scores.c.mention_id, scores.c.id.desc())
+                )
+                for row in rows:
+                    found.setdefault(row.mention_id, _to_score(row))
+        return found
+
+    def mentions(self, ids: Sequence[int]) -> list[StoredMention]:
+        out: list[StoredMention] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                rows = conn.execute(select(mentions).where(mentions.c.id.in_(chunk)).order_by(mentions.c.id))
+                out.extend(_to_stored(r) for r in rows)
+        return out
+
+    def find_mention(self, source: str, external_id: str) -> StoredMention | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(mentions).where(
+                mentions.c.source == source, mentions.c.external_id == external_id)).first()
+        return None if row is None else _to_stored(row)
+
+    def iter_mentions(
+        self, *, brand: str | None = None, since: datetime | None = None
+    ) -> Iterator[StoredMention]:
+        stmt = select(mentions).order_by(mentions.c.created_at, mentions.c.id)
+        if brand is not None:
+            stmt = stmt.where(mentions.c.brand == brand)
+        if since is not None:
+            stmt = stmt.where(mentions.c.created_at >= since)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=_CHUNK).execute(stmt):
+                yield _to_stored(row)
+
+    def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
+        page: list[StoredMention] = []
+        for stored in self.iter_mentions(brand=brand, since=since):
+            page.append(stored)
+            if len(page) == _CHUNK:
+                yield from self._with_scores(page)
+                page = []
+        yield from self._with_scores(page)
+
+    def _with_scores(self, page: list[StoredMention]) -> Iterator[ExportRow]:
+        latest = self.latest_scores([s.id for s in page]) if page else {}
+        for stored in page:
+            yield ExportRow(mention=stored, score=latest.get(stored.id))
+
+    def trend(
+        self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TrendPoint]:
+        with self.engine.connect() as conn:
+            epoch = (
+                func.extract("epoch", mentions.c.created_at)
+                if conn.dialect.name == "postgresql"
+                else func.strftime("%s", mentions.c.created_at)
+            )
+            bucket = func.floor(func.cast(epoch, postgresql.DOUBLE_PRECISION) / bucket_seconds).label("bucket")
+            newer = scores.alias("newer")
+            latest = (
+                select(func.max(newer.c.id)).where(newer.c.mention_id == mentions.c.id)
+                .correlate(mentions).scalar_subquery()
+            )
+
+            def count(label: str) -> Any:
+                return func.sum(case((scores.c.label == label, 1), else_=0))
+
+            angry = func.sum(case((and_(scores.c.label == "negative", scores.c.anger >= 0.5), 1), else_=0))
+            stmt = (
+                select(bucket, func.count(mentions.c.id), count("negative"), count("neutral"),
+                       count("positive"), angry)
+                .select_from(mentions.outerjoin(scores, scores.c.id == latest))
+                .where(mentions.c.brand == brand, mentions.c.created_at >= since,
+                       mentions.c.created_at < until)
+                .group_by(bucket)
+                .order_by(bucket)
+            )
+            rows = conn.execute(stmt).all()
+        return [
+            TrendPoint(
+                brand=brand,
+                bucket_start=datetime.fromtimestamp(int(b) * bucket_seconds, tz=since.tzinfo),
+                volume=int(v), negative=int(n or 0), neutral=int(u or 0), positive=int(p or 0),
+                angry=int(a or 0),
+            )
+            for b, v, n, u, p, a in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        tables = {"mentions": mentions, "scores": scores, "quarantined": quarantine, "alerts": alerts}
+        with self.engine.connect() as conn:
+            return {name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                    for name, t in tables.items()}
+
+
+def _quarantine_row(item: Quarantined, now: datetime) -> dict[str, Any]:
+    return {"source": item.source, "brand": item.brand, "location": item.location,
+            "reason": item.reason, "payload": item.payload, "created_at": now}
+
+
+def insert_alerts(conn: Connection, new_alerts: Sequence[NewAlert], now: datetime) -> int:
+    """Insert alerts inside ``conn``'s transaction; an existing dedupe_key is a no-op."""
+    rows = [
+        {"kind": a.kind, "brand": a.brand, "dedupe_key": a.dedupe_key, "status": "pending",
+         "reason": a.reason, "mention_id": a.mention_id, "details": dict(a.details),
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for a in new_alerts
+    ]
+    stmt = insert_for(conn, alerts).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return len(conn.execute(stmt.returning(alerts.c.id), rows).all())
