@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 class App:
     """Every component of a running listener, built from one Settings."""
 
-    def __init__(self, settings: Settings, *, scorer: Scorer | None = None,
-                 notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, scorer: Scorer | None = None, notifier: Notifier | None = None
+    ) -> None:
         self.settings = settings
         if scorer is not None:
             self.__dict__["scorer"] = scorer
@@ -69,8 +70,13 @@ class App:
 
         m = self.settings.model
         return build_scorer(
-            name=m.name, labels=m.labels, batch_size=m.batch_size, max_length=m.max_length,
-            quantize=m.quantize, threads=m.threads, cache_dir=m.cache_dir,
+            name=m.name,
+            labels=m.labels,
+            batch_size=m.batch_size,
+            max_length=m.max_length,
+            quantize=m.quantize,
+            threads=m.threads,
+            cache_dir=m.cache_dir,
         )
 
     @cached_property
@@ -103,8 +109,13 @@ class App:
     @cached_property
     def queries(self) -> list[BrandQuery]:
         return [
-            BrandQuery(brand=b.name, query=b.query, languages=tuple(b.languages),
-                       subreddits=tuple(b.subreddits), handles=tuple(b.handles))
+            BrandQuery(
+                brand=b.name,
+                query=b.query,
+                languages=tuple(b.languages),
+                subreddits=tuple(b.subreddits),
+                handles=tuple(b.handles),
+            )
             for b in self.settings.brands
         ]
 
@@ -115,14 +126,24 @@ class App:
         raise ConfigError(f"no brand named {brand!r} in the config")
 
     def collect(self, kind: str, brand: str) -> CollectResult:
-        return collect_once(collector=self.collectors[kind], store=self.store, outbox=self.outbox,
-                            query=self.query(brand), now=utcnow())
+        return collect_once(
+            collector=self.collectors[kind],
+            store=self.store,
+            outbox=self.outbox,
+            query=self.query(brand),
+            now=utcnow(),
+        )
 
     def score(self, *, max_batches: int = 20) -> ScoreResult:
         rule: Callable[[StoredMention, Sentiment], NewAlert | None] = self.alerting.mention_alert
-        return score_pending(store=self.store, scorer=self.scorer, rule=rule,
-                             batch_size=self.settings.jobs.score.batch_size,
-                             max_batches=max_batches, now=utcnow())
+        return score_pending(
+            store=self.store,
+            scorer=self.scorer,
+            rule=rule,
+            batch_size=self.settings.jobs.score.batch_size,
+            max_batches=max_batches,
+            now=utcnow(),
+        )
 
     def dispatch(self) -> dict[str, int]:
         return self.alerting.dispatch(utcnow())

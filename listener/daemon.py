@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,8 +37,12 @@ class Job:
 def build_jobs(app: App) -> list[Job]:
     """The jobs of ``app``, in the order a run-once executes them."""
     jobs = [
-        Job(id=f"collect:{kind}:{query.brand}", func=partial(app.collect, kind, query.brand),
-            interval=section.interval, stage="collect")  # type: ignore[attr-defined]
+        Job(
+            id=f"collect:{kind}:{query.brand}",
+            func=partial(app.collect, kind, query.brand),
+            interval=section.interval,
+            stage="collect",
+        )  # type: ignore[attr-defined]
         for kind, section in app.settings.sources().items()
         for query in app.queries
     ]
@@ -52,7 +57,8 @@ def build_jobs(app: App) -> list[Job]:
 
 def counts_of(result: Any) -> dict[str, int]:
     """The integer counters of a job result (dataclass or dict), for logs and summaries."""
-    items = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else (result or {})
+    is_record = dataclasses.is_dataclass(result) and not isinstance(result, type)
+    items = dataclasses.asdict(result) if is_record else (result or {})
     return {k: v for k, v in dict(items).items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
@@ -62,13 +68,24 @@ def run_job(job: Job) -> Any:
     try:
         result = job.func()
     except Exception as exc:  # a failing job must not stop the scheduler
-        log.error("job %s failed after %.2fs: %s: %s", job.id, time.monotonic() - started,
-                  type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        log.error(
+            "job %s failed after %.2fs: %s: %s",
+            job.id,
+            time.monotonic() - started,
+            type(exc).__name__,
+            exc,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
         return None
     counts = " ".join(f"{k}={v}" for k, v in counts_of(result).items())
     error = getattr(result, "error", None)
-    log.info("job %s done in %.2fs %s%s", job.id, time.monotonic() - started, counts,
-             f" error={error!r}" if error else "")
+    log.info(
+        "job %s done in %.2fs %s%s",
+        job.id,
+        time.monotonic() - started,
+        counts,
+        f" error={error!r}" if error else "",
+    )
     return result
 
 
@@ -85,6 +102,53 @@ def run_once(app: App) -> Counter[str]:
     return totals
 
 
+# A stage that produced work wakes the next one at once, so an angry mention reaches Slack
+# seconds after the poll that stored it instead of waiting for the next intervals.
+FOLLOW_UPS = {
+    "collect": ("added", "score"),
+    "score": ("alerts", "dispatch"),
+    "spikes": ("spikes", "dispatch"),
+}
+
+
+class Chain:
+    """Runs jobs for the scheduler and wakes the follow-up job when a stage produced work.
+
+    A follow-up that is running when woken is woken again when it ends, so work committed
+    while it ran is never left for its next interval.
+    """
+
+    def __init__(self, wake: Callable[[str], None]) -> None:
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._again: set[str] = set()
+
+    def __call__(self, job: Job) -> Any:
+        with self._lock:
+            self._running.add(job.id)
+        try:
+            result = run_job(job)
+        finally:
+            with self._lock:
+                self._running.discard(job.id)
+                again = job.id in self._again
+                self._again.discard(job.id)
+        follow = FOLLOW_UPS.get(job.stage)
+        if follow and counts_of(result).get(follow[0], 0) > 0:
+            self.wake(follow[1])
+        if again:
+            self.wake(job.id)
+        return result
+
+    def wake(self, job_id: str) -> None:
+        with self._lock:
+            if job_id in self._running:
+                self._again.add(job_id)
+                return
+        self._wake(job_id)
+
+
 def run_forever(app: App, *, max_workers: int = 4) -> None:
     """Run the scheduler until SIGTERM or SIGINT; the running jobs finish first."""
     from apscheduler.executors.pool import ThreadPoolExecutor
@@ -95,10 +159,18 @@ def run_forever(app: App, *, max_workers: int = 4) -> None:
         executors={"default": ThreadPoolExecutor(max_workers=max_workers)},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
     )
+    chain = Chain(lambda job_id: scheduler.modify_job(job_id, next_run_time=utcnow()))
     now = utcnow()
     for job in build_jobs(app):
-        scheduler.add_job(run_job, "interval", args=[job], id=job.id, name=job.id,
-                          seconds=job.interval.total_seconds(), next_run_time=now)
+        scheduler.add_job(
+            chain,
+            "interval",
+            args=[job],
+            id=job.id,
+            name=job.id,
+            seconds=job.interval.total_seconds(),
+            next_run_time=now,
+        )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing running jobs, then exiting", signal.Signals(signum).name)

@@ -29,7 +29,7 @@ class ListenerError(Exception):
 
 
 class ConfigError(ListenerError):
-    """The configuration is invalid. ``str(exc)`` names the file, the key path and the expectation."""
+    """The configuration is invalid; ``str(exc)`` names the file, key path and expectation."""
 
 
 class SourceError(ListenerError):

@@ -74,13 +74,19 @@ def collect_once(
     except SourceUnavailable as exc:
         retry_at = now + backoff(state.failures)
         store.record_failure(source, brand, retry_at=retry_at, error=f"unavailable: {exc}")
-        log.warning("%s/%s unavailable (%s); retry after %s", source, brand, exc, retry_at.isoformat())
+        log.warning(
+            "%s/%s unavailable (%s); retry after %s", source, brand, exc, retry_at.isoformat()
+        )
         return CollectResult(source=source, brand=brand, skipped_until=retry_at, error=str(exc))
     added = store.add_batch(source, query, batch)
     replies = _record_brand_replies(outbox, query, batch.mentions)
     return CollectResult(
-        source=source, brand=brand, fetched=len(batch.mentions), added=added,
-        quarantined=len(batch.quarantined), replies=replies,
+        source=source,
+        brand=brand,
+        fetched=len(batch.mentions),
+        added=added,
+        quarantined=len(batch.quarantined),
+        replies=replies,
     )
 
 
@@ -90,14 +96,22 @@ def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[
     for mention in mentions:
         if mention.in_reply_to and mention.author.lstrip("@").casefold() in handles:
             count += outbox.record_reply(
-                mention.source, mention.in_reply_to, by=f"@{mention.author.lstrip('@')}",
+                mention.source,
+                mention.in_reply_to,
+                by=f"@{mention.author.lstrip('@')}",
                 at=mention.created_at,
             )
     return count
 
 
 def score_pending(
-    *, store: Store, scorer: Scorer, rule: MentionRule, batch_size: int, max_batches: int, now: datetime
+    *,
+    store: Store,
+    scorer: Scorer,
+    rule: MentionRule,
+    batch_size: int,
+    max_batches: int,
+    now: datetime,
 ) -> ScoreResult:
     """Score up to ``max_batches`` batches of unscored mentions; each batch's scores and the
     alerts they cause are stored in one transaction."""

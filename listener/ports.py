@@ -6,9 +6,9 @@ classes are chosen in ``app`` alone. Each method's docstring is its contract.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from listener.domain import (
@@ -141,11 +141,11 @@ class Store(Protocol):
     def iter_mentions(
         self, *, brand: str | None = None, since: datetime | None = None
     ) -> Iterator[StoredMention]:
-        """Stored mentions (optionally of one brand, created at or after ``since``) by creation time."""
+        """Stored mentions (of one brand, created at or after ``since``) by creation time."""
         ...
 
     def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
-        """One row per mention of ``brand`` (created at or after ``since``), with its latest score."""
+        """One row per mention of ``brand`` (created at/after ``since``), with its latest score."""
         ...
 
     def trend(
@@ -183,12 +183,30 @@ class Outbox(Protocol):
         ...
 
     def ack(self, alert_id: int, *, by: str, at: datetime) -> Alert:
-        """Record who handled the alert and when (first response). Raises ListenerError if unknown."""
+        """Record who handled the alert and when (first response); ListenerError if unknown."""
         ...
 
     def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
         """The brand's own account replied to mention (source, external_id): record it as the
-        first response (acked_at/acked_by) on its alerts that have none yet. Returns alerts updated."""
+        first response (acked_at/acked_by) on its alerts that have none yet.
+
+        Returns the number of alerts updated."""
+        ...
+
+    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> bool:
+        """Give a due row to one caller (status 'sending' until ``now + lease``); True if won."""
+        ...
+
+    def defer(self, alert_ids: Iterable[int], *, until: datetime) -> int:
+        """Postpone pending rows without counting an attempt."""
+        ...
+
+    def fold(self, alert_ids: Sequence[int], digest: NewAlert, *, now: datetime) -> Alert | None:
+        """Insert ``digest`` and mark the pending ``alert_ids`` digested into it, atomically."""
+        ...
+
+    def storm_state(self, brand: str, *, since: datetime) -> tuple[int, datetime | None]:
+        """(mention alerts of ``brand`` sent or digested since ``since``, last digest time)."""
         ...
 
     def list(
@@ -200,4 +218,3 @@ class Outbox(Protocol):
     ) -> list[Alert]:
         """Alerts, newest first, filtered."""
         ...
-

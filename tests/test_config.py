@@ -24,20 +24,40 @@ query = '"aurora air" OR @AuroraAir'
 """
 
 CASES = {
-    "missing key": ('[twitter]\ninterval = "1m"\n', "twitter.bearer_token: required key is missing"),
-    "wrong type": ('[model]\nbatch_size = "many"\n', "model.batch_size: Input should be a valid integer"),
+    "missing key": (
+        '[twitter]\ninterval = "1m"\n',
+        "twitter.bearer_token: required key is missing",
+    ),
+    "wrong type": (
+        '[model]\nbatch_size = "many"\n',
+        "model.batch_size: Input should be a valid integer",
+    ),
     "unknown key": ('[storage]\nurl = "sqlite://"\npool = 3\n', "storage.pool: unknown key"),
-    "bad duration": (GOOD.replace('"2m"', '"2 fortnights"'), "twitter.interval: expected a duration"),
-    "bad url": ('[reddit]\nclient_id="a"\nclient_secret="b"\nuser_agent="c"\napi_base="oauth.reddit"\n',
-                "reddit.api_base: expected an http(s) URL"),
-    "empty query": ('[[brands]]\nname = "X"\nquery = "  "\n', "brands[0](X).query: must not be empty"),
-    "missing env var": (GOOD.replace("TEST_TW_TOKEN", "TEST_TW_UNSET"),
-                        "twitter.bearer_token: environment variable TEST_TW_UNSET is not set"),
+    "bad duration": (
+        GOOD.replace('"2m"', '"2 fortnights"'),
+        "twitter.interval: expected a duration",
+    ),
+    "bad url": (
+        '[reddit]\nclient_id="a"\nclient_secret="b"\nuser_agent="c"\napi_base="oauth.reddit"\n',
+        "reddit.api_base: expected an http(s) URL",
+    ),
+    "empty query": (
+        '[[brands]]\nname = "X"\nquery = "  "\n',
+        "brands[0](X).query: must not be empty",
+    ),
+    "missing env var": (
+        GOOD.replace("TEST_TW_TOKEN", "TEST_TW_UNSET"),
+        "twitter.bearer_token: environment variable TEST_TW_UNSET is not set",
+    ),
     "bad toml": ("[storage\nurl=1", "not valid TOML"),
-    "slack both ways": ('[slack]\ntoken="${TEST_TW_TOKEN}"\nwebhook_url="https://hooks.example/x"\n',
-                        "set exactly one of slack.token or slack.webhook_url"),
-    "duplicate brand": ('[[brands]]\nname="A"\nquery="a"\n[[brands]]\nname="a"\nquery="b"\n',
-                        "brand names must be unique"),
+    "slack both ways": (
+        '[slack]\ntoken="${TEST_TW_TOKEN}"\nwebhook_url="https://hooks.example/x"\n',
+        "set exactly one of slack.token or slack.webhook_url",
+    ),
+    "duplicate brand": (
+        '[[brands]]\nname="A"\nquery="a"\n[[brands]]\nname="a"\nquery="b"\n',
+        "brand names must be unique",
+    ),
 }
 
 
@@ -82,7 +102,12 @@ def test_good_config_expands_secrets_and_resolves_paths(
 
 
 def test_example_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("TWITTER_BEARER_TOKEN", "REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "SLACK_BOT_TOKEN"):
+    for var in (
+        "TWITTER_BEARER_TOKEN",
+        "REDDIT_CLIENT_ID",
+        "REDDIT_CLIENT_SECRET",
+        "SLACK_BOT_TOKEN",
+    ):
         monkeypatch.setenv(var, "placeholder-value")
     configs = sorted(Path("config").glob("*.toml"))
     assert configs

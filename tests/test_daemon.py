@@ -19,9 +19,12 @@ from listener.daemon import Job, run_job
 from listener.store.schema import mentions, scores
 
 LANG_TEXTS = [
-    "Aurora Air lost my bag, furious!", "Aurora Air zgubiła bagaż, skandal!",
-    "Aurora Air apkalpe bija jauka", "Aurora Air vėlavo dvi valandas",
-    "Zelo zadovoljen z Aurora Air", "Aurora Air איבדו את המזוודה",
+    "Aurora Air lost my bag, furious!",
+    "Aurora Air zgubiła bagaż, skandal!",
+    "Aurora Air apkalpe bija jauka",
+    "Aurora Air vėlavo dvi valandas",
+    "Zelo zadovoljen z Aurora Air",
+    "Aurora Air איבדו את המזוודה",
 ]
 
 
@@ -30,16 +33,21 @@ def _write_config(tmp_path: Path, model_dir: Path, *, lines: int) -> Path:
     data.mkdir()
     with (data / "mentions.jsonl").open("w", encoding="utf-8") as handle:
         for n in range(lines):
-            item = {"id": f"m{n}", "text": f"{LANG_TEXTS[n % 6]} #{n}", "author": f"u{n % 50}",
-                    "created_at": f"2026-11-20T{n % 24:02d}:{n % 60:02d}:00Z"}
+            item = {
+                "id": f"m{n}",
+                "text": f"{LANG_TEXTS[n % 6]} #{n}",
+                "author": f"u{n % 50}",
+                "created_at": f"2026-11-20T{n % 24:02d}:{n % 60:02d}:00Z",
+            }
             if n % 10 == 9:
                 item["text"] = f"unrelated chatter {n}"
             handle.write(json.dumps(item, ensure_ascii=False) + "\n")
         handle.write("{this line is broken\n")
     config = tmp_path / "listener.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [storage]
-url = "sqlite:///{tmp_path / 'listener.db'}"
+url = "sqlite:///{tmp_path / "listener.db"}"
 [model]
 name = "{model_dir}"
 quantize = false
@@ -53,21 +61,30 @@ batch_size = 64
 [[brands]]
 name = "Aurora Air"
 query = '"aurora air"'
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config
 
 
 def _listener(config: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "listener", "--config", str(config), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "listener", "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _counts(tmp_path: Path) -> tuple[int, int, int]:
     engine = create_engine(f"sqlite:///{tmp_path / 'listener.db'}")
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(mentions)).scalar_one()
-        distinct = conn.execute(select(func.count(func.distinct(mentions.c.external_id)))).scalar_one()
+        distinct = conn.execute(
+            select(func.count(func.distinct(mentions.c.external_id)))
+        ).scalar_one()
         scored = conn.execute(select(func.count()).select_from(scores)).scalar_one()
         conn.execute(text("SELECT 1"))
     engine.dispose()
@@ -136,7 +153,35 @@ def test_a_failing_job_is_logged_and_contained(caplog: pytest.LogCaptureFixture)
 
     caplog.set_level(logging.INFO)
     assert run_job(Job(id="bad", func=boom, interval=timedelta(seconds=1), stage="x")) is None
-    assert run_job(Job(id="good", func=lambda: {"n": 3}, interval=timedelta(seconds=1), stage="x")) == {"n": 3}
+    assert run_job(
+        Job(id="good", func=lambda: {"n": 3}, interval=timedelta(seconds=1), stage="x")
+    ) == {"n": 3}
     messages = [r.getMessage() for r in caplog.records]
     assert any("job bad failed after" in m and "RuntimeError: exploded" in m for m in messages)
     assert any(m.startswith("job good done in") and "n=3" in m for m in messages)
+
+
+def test_chain_wakes_the_next_stage_and_reruns_a_busy_one() -> None:
+    from datetime import timedelta
+
+    from listener.daemon import Chain
+
+    woken: list[str] = []
+    chain = Chain(woken.append)
+    interval = timedelta(seconds=60)
+
+    score = Job(id="score", func=lambda: {"alerts": 2}, interval=interval, stage="score")
+    chain(Job(id="collect:x:a", func=lambda: {"added": 3}, interval=interval, stage="collect"))
+    assert woken == ["score"]
+    chain(Job(id="collect:x:b", func=lambda: {"added": 0}, interval=interval, stage="collect"))
+    assert woken == ["score"]  # nothing new stored: nothing to wake
+
+    def busy_score() -> dict[str, int]:
+        chain.wake("score")
+        assert woken == ["score"]  # not woken while running...
+        return {"alerts": 1}
+
+    chain(Job(id="score", func=busy_score, interval=interval, stage="score"))
+    assert woken == ["score", "dispatch", "score"]  # ...but right after it ends
+    chain(score)
+    assert woken[-1] == "dispatch"

@@ -45,19 +45,28 @@ class KeywordScorer:
     model_id = "keyword@1"
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
-        return [sentiment("negative", anger=0.9) if "angry" in t else sentiment("positive")
-                for t in texts]
+        return [
+            sentiment("negative", anger=0.9) if "angry" in t else sentiment("positive")
+            for t in texts
+        ]
 
 
 def _collect(collector: ScriptedCollector, store: SqlStore, now: datetime = T0) -> object:
-    return collect_once(collector=collector, store=store, outbox=RecordingOutbox(),  # type: ignore[arg-type]
-                        query=QUERY, now=now)
+    return collect_once(
+        collector=collector,
+        store=store,
+        outbox=RecordingOutbox(),  # type: ignore[arg-type]
+        query=QUERY,
+        now=now,
+    )
 
 
 def test_rate_limit_skips_the_source_until_reset(engine: Engine) -> None:
     store = SqlStore(engine)
     reset = T0 + timedelta(minutes=15)
-    collector = ScriptedCollector(RateLimited("429", retry_at=reset), Batch(mentions=[mention(1)], cursor="1"))
+    collector = ScriptedCollector(
+        RateLimited("429", retry_at=reset), Batch(mentions=[mention(1)], cursor="1")
+    )
     assert _collect(collector, store).skipped_until == reset  # type: ignore[attr-defined]
     assert _collect(collector, store, T0 + timedelta(minutes=5)).skipped_until == reset  # type: ignore[attr-defined]
     assert len(collector.cursors) == 1  # the skipped run did not call the API
@@ -66,8 +75,9 @@ def test_rate_limit_skips_the_source_until_reset(engine: Engine) -> None:
 
 def test_unavailable_backs_off_exponentially_and_recovers(engine: Engine) -> None:
     store = SqlStore(engine)
-    collector = ScriptedCollector(SourceUnavailable("503"), SourceUnavailable("503"),
-                                  Batch(mentions=[mention(1)], cursor="c"))
+    collector = ScriptedCollector(
+        SourceUnavailable("503"), SourceUnavailable("503"), Batch(mentions=[mention(1)], cursor="c")
+    )
     first = _collect(collector, store).skipped_until  # type: ignore[attr-defined]
     second = _collect(collector, store, first).skipped_until  # type: ignore[attr-defined]
     assert timedelta(seconds=15) <= first - T0 <= timedelta(seconds=30)
@@ -80,8 +90,9 @@ def test_auth_error_is_logged_once_and_the_job_keeps_trying(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = SqlStore(engine)
-    collector = ScriptedCollector(AuthError("401 Unauthorized"), AuthError("401 Unauthorized"),
-                                  Batch(mentions=[mention(1)]))
+    collector = ScriptedCollector(
+        AuthError("401 Unauthorized"), AuthError("401 Unauthorized"), Batch(mentions=[mention(1)])
+    )
     for minute in range(3):
         _collect(collector, store, T0 + timedelta(minutes=minute))
     assert len(collector.cursors) == 3
@@ -91,7 +102,9 @@ def test_auth_error_is_logged_once_and_the_job_keeps_trying(
 def test_cursor_is_passed_back_and_brand_replies_recorded(engine: Engine) -> None:
     store = SqlStore(engine)
     reply = mention(2, author="AuroraAir", in_reply_to="1")
-    collector = ScriptedCollector(Batch(mentions=[mention(1)], cursor="A"), Batch(mentions=[reply], cursor="B"))
+    collector = ScriptedCollector(
+        Batch(mentions=[mention(1)], cursor="A"), Batch(mentions=[reply], cursor="B")
+    )
     outbox = RecordingOutbox()
     for _ in range(2):
         collect_once(collector=collector, store=store, outbox=outbox, query=QUERY, now=T0)  # type: ignore[arg-type]
@@ -101,20 +114,30 @@ def test_cursor_is_passed_back_and_brand_replies_recorded(engine: Engine) -> Non
 
 def test_score_pending_scores_everything_once_and_writes_alerts(engine: Engine) -> None:
     store = SqlStore(engine)
-    store.add_batch("replay", QUERY, Batch(mentions=[mention(i, text="angry" if i % 2 else "happy")
-                                                     for i in range(7)]))
+    store.add_batch(
+        "replay",
+        QUERY,
+        Batch(mentions=[mention(i, text="angry" if i % 2 else "happy") for i in range(7)]),
+    )
 
     def rule(m: StoredMention, s: Sentiment) -> NewAlert | None:
         if s.anger < 0.5:
             return None
-        return NewAlert(kind="mention", brand=m.mention.brand, dedupe_key=f"m:{m.id}",
-                        reason="angry", mention_id=m.id)
+        return NewAlert(
+            kind="mention",
+            brand=m.mention.brand,
+            dedupe_key=f"m:{m.id}",
+            reason="angry",
+            mention_id=m.id,
+        )
 
-    result = score_pending(store=store, scorer=KeywordScorer(), rule=rule, batch_size=3,
-                           max_batches=10, now=T0)
+    result = score_pending(
+        store=store, scorer=KeywordScorer(), rule=rule, batch_size=3, max_batches=10, now=T0
+    )
     assert (result.scored, result.alerts) == (7, 3)
-    again = score_pending(store=store, scorer=KeywordScorer(), rule=rule, batch_size=3,
-                          max_batches=10, now=T0)
+    again = score_pending(
+        store=store, scorer=KeywordScorer(), rule=rule, batch_size=3, max_batches=10, now=T0
+    )
     assert again.scored == 0
     assert store.counts()["alerts"] == 3
 

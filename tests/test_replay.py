@@ -16,8 +16,14 @@ QUERY = BrandQuery(brand="Aurora Air", query="aurora")
 
 
 def _line(n: int, **extra: object) -> str:
-    item = {"id": str(n), "text": f"aurora air post {n}", "created_at": "2026-11-20T10:00:00Z",
-            "author": "kasia", "brand": "Aurora Air", **extra}
+    item = {
+        "id": str(n),
+        "text": f"aurora air post {n}",
+        "created_at": "2026-11-20T10:00:00Z",
+        "author": "kasia",
+        "brand": "Aurora Air",
+        **extra,
+    }
     return json.dumps(item, ensure_ascii=False)
 
 
@@ -36,7 +42,9 @@ def test_malformed_lines_are_quarantined_with_line_numbers(tmp_path: Path, engin
         "",
         _line(7, text="שלום aurora air ✈️"),
     ]
-    path.write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe broken utf8\n" + _line(9).encode() + b"\n")
+    path.write_bytes(
+        ("\n".join(lines) + "\n").encode() + b"\xff\xfe broken utf8\n" + _line(9).encode() + b"\n"
+    )
     batch = ReplayCollector(patterns=[str(path)]).collect(QUERY, None)
     assert [m.external_id for m in batch.mentions] == ["1", "7", "9"]
     reasons = {q.location.rsplit(":", 1)[1]: q.reason for q in batch.quarantined}
@@ -77,5 +85,6 @@ def test_lines_without_brand_are_matched_by_query(tmp_path: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     batch = ReplayCollector(patterns=[str(path)], matcher=_contains).collect(QUERY, None)
     assert [(m.external_id, m.brand, m.source) for m in batch.mentions] == [
-        ("1", "Aurora Air", "replay")]
+        ("1", "Aurora Air", "replay")
+    ]
     assert batch.mentions[0].created_at.tzinfo is not None

@@ -69,13 +69,17 @@ def test_scores_are_added_once_per_model_and_history_is_kept(engine: Engine) -> 
     store.add_batch("replay", QUERY, Batch(mentions=[mention(1), mention(2)]))
     pending = store.unscored("m@1", 10)
     assert [p.mention.external_id for p in pending] == ["1", "2"]
-    first = [Score(mention_id=p.id, model="m@1", sentiment=sentiment("negative"), scored_at=T0)
-             for p in pending]
+    first = [
+        Score(mention_id=p.id, model="m@1", sentiment=sentiment("negative"), scored_at=T0)
+        for p in pending
+    ]
     assert store.add_scores(first) == 2
     assert store.add_scores(first) == 0
     assert store.unscored("m@1", 10) == []
     assert len(store.unscored("m@2", 10)) == 2
-    second = Score(mention_id=pending[0].id, model="m@2", sentiment=sentiment("positive"), scored_at=T0)
+    second = Score(
+        mention_id=pending[0].id, model="m@2", sentiment=sentiment("positive"), scored_at=T0
+    )
     store.add_scores([second])
     latest = store.latest_scores([p.id for p in pending])
     assert latest[pending[0].id].model == "m@2"
@@ -87,8 +91,13 @@ def test_alerts_written_with_scores_are_deduplicated(engine: Engine) -> None:
     store = SqlStore(engine)
     store.add_batch("replay", QUERY, Batch(mentions=[mention(1)]))
     (p,) = store.unscored("m@1", 1)
-    alert = NewAlert(kind="mention", brand="Aurora Air", dedupe_key=f"mention:{p.id}",
-                     reason="anger 0.9 >= 0.6", mention_id=p.id)
+    alert = NewAlert(
+        kind="mention",
+        brand="Aurora Air",
+        dedupe_key=f"mention:{p.id}",
+        reason="anger 0.9 >= 0.6",
+        mention_id=p.id,
+    )
     score = Score(mention_id=p.id, model="m@1", sentiment=sentiment(anger=0.9), scored_at=T0)
     store.add_scores([score], [alert])
     store.add_scores([], [alert])
@@ -103,10 +112,15 @@ def test_trend_buckets_count_latest_labels(engine: Engine) -> None:
     store.add_batch("replay", QUERY, Batch(mentions=items))
     stored = list(store.iter_mentions())
     labels = ["negative", "negative", "positive", "neutral", "positive", "positive"]
-    store.add_scores([Score(mention_id=s.id, model="m", sentiment=sentiment(lab, anger=0.9),
-                            scored_at=T0) for s, lab in zip(stored, labels, strict=True)])
-    points = store.trend(brand="Aurora Air", since=T0, until=T0 + timedelta(hours=3),
-                         bucket_seconds=3600)
+    store.add_scores(
+        [
+            Score(mention_id=s.id, model="m", sentiment=sentiment(lab, anger=0.9), scored_at=T0)
+            for s, lab in zip(stored, labels, strict=True)
+        ]
+    )
+    points = store.trend(
+        brand="Aurora Air", since=T0, until=T0 + timedelta(hours=3), bucket_seconds=3600
+    )
     assert [(p.bucket_start, p.volume, p.negative, p.neutral, p.positive) for p in points] == [
         (T0, 3, 2, 0, 1),
         (T0 + timedelta(hours=1), 3, 0, 1, 2),
@@ -122,5 +136,7 @@ def test_export_joins_latest_score(engine: Engine) -> None:
     store.add_scores([Score(mention_id=first.id, model="m", sentiment=sentiment(), scored_at=T0)])
     rows = list(store.export(brand="Aurora Air", since=T0))
     assert [(r.mention.mention.external_id, r.score is not None) for r in rows] == [
-        ("1", True), ("2", False)]
+        ("1", True),
+        ("2", False),
+    ]
     assert list(store.export(brand="Other")) == []

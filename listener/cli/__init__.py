@@ -30,11 +30,22 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              envvar="LISTENER_CONFIG", help="TOML config file (env: LISTENER_CONFIG).")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="LISTENER_CONFIG",
+    help="TOML config file (env: LISTENER_CONFIG).",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option(
+    "--log-format", default="text", show_default=True, type=click.Choice(["text", "json"])
+)
 @click.version_option(package_name="listener")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, log_level: str, log_format: str) -> None:
@@ -44,9 +55,10 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str, log_forma
 
 
 def _register() -> None:
-    from listener.cli.core import check_config, db, export, once, run
+    from listener.cli.alerts import alerts
+    from listener.cli.core import check_config, db, demo, export, once, run
 
-    for command in (check_config, once, run, db, export):
+    for command in (check_config, once, run, db, export, demo, alerts):
         main.add_command(command)
 
 

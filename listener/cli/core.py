@@ -1,4 +1,4 @@
-"""Core commands: check-config, once, run, db upgrade, export."""
+"""Core commands: check-config, once, run, db upgrade, export, demo."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -17,8 +18,21 @@ from listener.domain import utcnow
 from listener.durations import parse_duration
 from listener.ports import ExportRow
 
-EXPORT_COLUMNS = ["source", "external_id", "created_at", "author", "url", "text", "label",
-                  "negative", "neutral", "positive", "anger", "lang", "model"]
+EXPORT_COLUMNS = [
+    "source",
+    "external_id",
+    "created_at",
+    "author",
+    "url",
+    "text",
+    "label",
+    "negative",
+    "neutral",
+    "positive",
+    "anger",
+    "lang",
+    "model",
+]
 
 
 def since_option(default: str | None = None) -> Any:
@@ -30,8 +44,13 @@ def since_option(default: str | None = None) -> Any:
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
 
-    return click.option("--since", default=default, callback=convert, metavar="DURATION",
-                        help="Only what is newer than this, e.g. 24h, 7d.")
+    return click.option(
+        "--since",
+        default=default,
+        callback=convert,
+        metavar="DURATION",
+        help="Only what is newer than this, e.g. 24h, 7d.",
+    )
 
 
 @click.command("check-config")
@@ -41,8 +60,10 @@ def check_config(state: CliState) -> None:
     s = state.settings()
     sources = ", ".join(s.sources()) or "none"
     notifier = "slack" if s.slack else "console"
-    click.echo(f"{state.config_path}: ok ({len(s.brands)} brands; sources: {sources}; "
-               f"alerts: {notifier}; model: {s.model.name})")
+    click.echo(
+        f"{state.config_path}: ok ({len(s.brands)} brands; sources: {sources}; "
+        f"alerts: {notifier}; model: {s.model.name})"
+    )
 
 
 @click.command()
@@ -85,10 +106,17 @@ def _flat(row: ExportRow) -> dict[str, Any]:
     m = row.mention.mention
     s = row.score.sentiment if row.score else None
     return {
-        "source": m.source, "external_id": m.external_id, "created_at": m.created_at.isoformat(),
-        "author": m.author, "url": m.url, "text": m.text,
+        "source": m.source,
+        "external_id": m.external_id,
+        "created_at": m.created_at.isoformat(),
+        "author": m.author,
+        "url": m.url,
+        "text": m.text,
         "label": s.label if s else None,
-        **{k: (round(s.probabilities[k], 4) if s else None) for k in ("negative", "neutral", "positive")},
+        **{
+            k: (round(s.probabilities[k], 4) if s else None)
+            for k in ("negative", "neutral", "positive")
+        },
         "anger": round(s.anger, 4) if s else None,
         "lang": (s.lang if s and s.lang else m.lang),
         "model": row.score.model if row.score else None,
@@ -115,12 +143,21 @@ def write_export(rows: Iterator[ExportRow], fmt: str, out: TextIO) -> int:
 
 @click.command()
 @click.option("--brand", required=True, help="Brand name as in the config.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default=None,
-              help="File to write (default: stdout).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default=None,
+    help="File to write (default: stdout).",
+)
 @since_option()
 @click.pass_obj
-def export(state: CliState, brand: str, fmt: str, output: TextIO | None, since: datetime | None) -> None:
+def export(
+    state: CliState, brand: str, fmt: str, output: TextIO | None, since: datetime | None
+) -> None:
     """Export a brand's mentions with their latest scores."""
     app = state.app()
     app.upgrade()
@@ -134,3 +171,18 @@ def _canonical(state: CliState, brand: str) -> str:
         if b.name.casefold() == brand.casefold():
             return b.name
     return brand
+
+
+@click.command()
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("listener-demo"),
+    show_default=True,
+    help="Where the demo writes its config and SQLite database.",
+)
+def demo(workdir: Path) -> None:
+    """Run the whole pipeline on local emulators with the multilingual sample corpus."""
+    from listener.demo import run_demo
+
+    sys.exit(run_demo(workdir.resolve(), click.echo))

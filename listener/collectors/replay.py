@@ -132,11 +132,15 @@ class ReplayCollector:
                     if not complete:
                         break  # a last line still being written: read it next run
                     done, budget = number, budget - 1
-                    quarantined.append(Quarantined(
-                        source=self.source, brand=query.brand, reason=str(exc),
-                        payload=line[:MAX_LINE_BYTES].decode("utf-8", "backslashreplace"),
-                        location=f"{path}:{number}",
-                    ))
+                    quarantined.append(
+                        Quarantined(
+                            source=self.source,
+                            brand=query.brand,
+                            reason=str(exc),
+                            payload=line[:MAX_LINE_BYTES].decode("utf-8", "backslashreplace"),
+                            location=f"{path}:{number}",
+                        )
+                    )
                     continue
                 done, budget = number, budget - 1
                 if self._belongs(mention, query):

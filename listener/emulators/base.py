@@ -59,7 +59,8 @@ class Fault:
 
     ``status``/``body``/``headers`` give the response to send instead; ``delay`` sleeps first
     (with ``status`` None the real response follows the delay); ``drop`` closes the connection
-    without answering.
+    without answering. ``after`` lets that many matching requests through first (a fault on
+    page 2 of a pagination: ``after=1``).
     """
 
     path_prefix: str = ""
@@ -69,6 +70,7 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     times: int = 1
+    after: int = 0
 
 
 Handler = Callable[[Request], Response]
@@ -111,7 +113,9 @@ class Emulator:
             return [r for r in self.requests if r.path.startswith(path_prefix)]
 
     def start(self) -> Emulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -131,6 +135,9 @@ class Emulator:
         with self._lock:
             for fault in self._faults:
                 if path.startswith(fault.path_prefix):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        return None
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
@@ -180,6 +187,8 @@ class Emulator:
                 for name, value in response.headers.items():
                     self.send_header(name, value)
                 self.send_header("content-length", str(len(response.body)))
+                if self.close_connection:  # the client sent "Connection: close": say so, or
+                    self.send_header("connection", "close")  # it may reuse the closing socket
                 self.end_headers()
                 self.wfile.write(response.body)
 

@@ -33,7 +33,9 @@ def connect(url: str) -> Engine:
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:
-        raise ConfigError(f"storage.url: unsupported database URL {_redact(url)!r}: {exc}") from None
+        raise ConfigError(
+            f"storage.url: unsupported database URL {_redact(url)!r}: {exc}"
+        ) from None
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -67,7 +69,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     try:
         command.upgrade(_alembic_config(engine), revision)  # type: ignore[arg-type]
     except SQLAlchemyError as exc:
-        raise StoreError(f"database migration failed: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+        detail = getattr(exc, "orig", None) or exc
+        raise StoreError(f"database migration failed: {type(exc).__name__}: {detail}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Table, and_, case, exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy import Engine, and_, case, exists, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from listener.domain import (
@@ -31,15 +31,11 @@ from listener.domain import (
 )
 from listener.errors import StoreError
 from listener.ports import ExportRow, SourceState
+from listener.store.dialect import insert_for
+from listener.store.outbox import insert_alerts
 from listener.store.schema import alerts, cursors, mentions, quarantine, scores
 
 _CHUNK = 500
-
-
-def insert_for(conn: Connection, table: Table) -> Insert:
-    """A dialect INSERT that supports ``on_conflict_do_nothing`` (SQLite and PostgreSQL)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -112,7 +108,9 @@ def _to_score(row: Row[Any]) -> Score:
         anger=m["anger"],
         lang=m["lang"],
     )
-    return Score(mention_id=m["mention_id"], model=m["model"], sentiment=sentiment, scored_at=m["scored_at"])
+    return Score(
+        mention_id=m["mention_id"], model=m["model"], sentiment=sentiment, scored_at=m["scored_at"]
+    )
 
 
 class SqlStore:
@@ -130,8 +128,15 @@ class SqlStore:
                 rows.append(_mention_row(mention, now))
             else:
                 payload = json.dumps(_mention_row(mention, now), default=str, ensure_ascii=True)
-                bad.append(Quarantined(source=mention.source, brand=mention.brand, reason=problem,
-                                       payload=payload, location=f"id {mention.external_id!r}"))
+                bad.append(
+                    Quarantined(
+                        source=mention.source,
+                        brand=mention.brand,
+                        reason=problem,
+                        payload=payload,
+                        location=f"id {mention.external_id!r}",
+                    )
+                )
         try:
             with self.engine.begin() as conn:
                 added = 0
@@ -142,14 +147,25 @@ class SqlStore:
                     added += len(conn.execute(stmt.returning(mentions.c.id), list(chunk)).all())
                 if bad:
                     conn.execute(quarantine.insert(), [_quarantine_row(q, now) for q in bad])
-                values = {"query": query.query, "failures": 0, "retry_at": None,
-                          "last_error": None, "updated_at": now}
+                values = {
+                    "query": query.query,
+                    "failures": 0,
+                    "retry_at": None,
+                    "last_error": None,
+                    "updated_at": now,
+                }
                 if batch.cursor is not None:
                     values["cursor"] = batch.cursor
-                upsert = insert_for(conn, cursors).values(source=source, brand=query.brand, **values)
-                conn.execute(upsert.on_conflict_do_update(index_elements=["source", "brand"], set_=values))
+                upsert = insert_for(conn, cursors).values(
+                    source=source, brand=query.brand, **values
+                )
+                conn.execute(
+                    upsert.on_conflict_do_update(index_elements=["source", "brand"], set_=values)
+                )
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not store {source} batch for {query.brand!r}: {type(exc).__name__}") from exc
+            raise StoreError(
+                f"could not store {source} batch for {query.brand!r}: {type(exc).__name__}"
+            ) from exc
         return added
 
     def source_state(self, source: str, brand: str) -> SourceState:
@@ -160,43 +176,71 @@ class SqlStore:
         if row is None:
             return SourceState()
         m = row._mapping
-        return SourceState(cursor=m["cursor"], failures=m["failures"], retry_at=m["retry_at"],
-                           last_error=m["last_error"])
+        return SourceState(
+            cursor=m["cursor"],
+            failures=m["failures"],
+            retry_at=m["retry_at"],
+            last_error=m["last_error"],
+        )
 
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
             stmt = insert_for(conn, cursors).values(
-                source=source, brand=brand, query="", failures=1, retry_at=retry_at,
-                last_error=error, updated_at=now,
+                source=source,
+                brand=brand,
+                query="",
+                failures=1,
+                retry_at=retry_at,
+                last_error=error,
+                updated_at=now,
             )
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["source", "brand"],
-                set_={"failures": cursors.c.failures + 1, "retry_at": retry_at,
-                      "last_error": error, "updated_at": now},
-            ))
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["source", "brand"],
+                    set_={
+                        "failures": cursors.c.failures + 1,
+                        "retry_at": retry_at,
+                        "last_error": error,
+                        "updated_at": now,
+                    },
+                )
+            )
 
     def unscored(self, model: str, limit: int) -> list[StoredMention]:
         scored = exists().where(scores.c.mention_id == mentions.c.id, scores.c.model == model)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(mentions).where(~scored).order_by(mentions.c.id).limit(limit))
+            rows = conn.execute(
+                select(mentions).where(~scored).order_by(mentions.c.id).limit(limit)
+            )
             return [_to_stored(r) for r in rows]
 
     def add_scores(self, new_scores: Sequence[Score], new_alerts: Sequence[NewAlert] = ()) -> int:
         now = utcnow()
         score_rows = [
-            {"mention_id": s.mention_id, "model": s.model, "label": s.sentiment.label,
-             "anger": s.sentiment.anger, "lang": s.sentiment.lang, "scored_at": s.scored_at,
-             **{k: float(s.sentiment.probabilities[k]) for k in ("negative", "neutral", "positive")}}
+            {
+                "mention_id": s.mention_id,
+                "model": s.model,
+                "label": s.sentiment.label,
+                "anger": s.sentiment.anger,
+                "lang": s.sentiment.lang,
+                "scored_at": s.scored_at,
+                **{
+                    k: float(s.sentiment.probabilities[k])
+                    for k in ("negative", "neutral", "positive")
+                },
+            }
             for s in new_scores
         ]
         with self.engine.begin() as conn:
             added = 0
             for chunk in _chunks(score_rows):
-                stmt = insert_for(conn, scores).on_conflict_do_nothing(index_elements=["mention_id", "model"])
+                stmt = insert_for(conn, scores).on_conflict_do_nothing(
+                    index_elements=["mention_id", "model"]
+                )
                 added += len(conn.execute(stmt.returning(scores.c.id), list(chunk)).all())
             if new_alerts:
-                insert_alerts(conn, new_alerts, now)
+                insert_alerts(conn, new_alerts, now=now)
         return added
 
     def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
@@ -204,7 +248,8 @@ class SqlStore:
         with self.engine.connect() as conn:
             for chunk in _chunks(list(mention_ids)):
                 rows = conn.execute(
-                    select(scores).where(scores.c.mention_id.in_(chunk))
+                    select(scores)
+                    .where(scores.c.mention_id.in_(chunk))
                     .order_by(scores.c.mention_id, scores.c.id.desc())
                 )
                 for row in rows:
@@ -215,14 +260,19 @@ class SqlStore:
         out: list[StoredMention] = []
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(ids))):
-                rows = conn.execute(select(mentions).where(mentions.c.id.in_(chunk)).order_by(mentions.c.id))
+                rows = conn.execute(
+                    select(mentions).where(mentions.c.id.in_(chunk)).order_by(mentions.c.id)
+                )
                 out.extend(_to_stored(r) for r in rows)
         return out
 
     def find_mention(self, source: str, external_id: str) -> StoredMention | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(mentions).where(
-                mentions.c.source == source, mentions.c.external_id == external_id)).first()
+            row = conn.execute(
+                select(mentions).where(
+                    mentions.c.source == source, mentions.c.external_id == external_id
+                )
+            ).first()
         return None if row is None else _to_stored(row)
 
     def iter_mentions(
@@ -260,23 +310,38 @@ class SqlStore:
                 if conn.dialect.name == "postgresql"
                 else func.strftime("%s", mentions.c.created_at)
             )
-            bucket = func.floor(func.cast(epoch, postgresql.DOUBLE_PRECISION) / bucket_seconds).label("bucket")
+            bucket = func.floor(
+                func.cast(epoch, postgresql.DOUBLE_PRECISION) / bucket_seconds
+            ).label("bucket")
             newer = scores.alias("newer")
             latest = (
-                select(func.max(newer.c.id)).where(newer.c.mention_id == mentions.c.id)
-                .correlate(mentions).scalar_subquery()
+                select(func.max(newer.c.id))
+                .where(newer.c.mention_id == mentions.c.id)
+                .correlate(mentions)
+                .scalar_subquery()
             )
 
             def count(label: str) -> Any:
                 return func.sum(case((scores.c.label == label, 1), else_=0))
 
-            angry = func.sum(case((and_(scores.c.label == "negative", scores.c.anger >= 0.5), 1), else_=0))
+            angry = func.sum(
+                case((and_(scores.c.label == "negative", scores.c.anger >= 0.5), 1), else_=0)
+            )
             stmt = (
-                select(bucket, func.count(mentions.c.id), count("negative"), count("neutral"),
-                       count("positive"), angry)
+                select(
+                    bucket,
+                    func.count(mentions.c.id),
+                    count("negative"),
+                    count("neutral"),
+                    count("positive"),
+                    angry,
+                )
                 .select_from(mentions.outerjoin(scores, scores.c.id == latest))
-                .where(mentions.c.brand == brand, mentions.c.created_at >= since,
-                       mentions.c.created_at < until)
+                .where(
+                    mentions.c.brand == brand,
+                    mentions.c.created_at >= since,
+                    mentions.c.created_at < until,
+                )
                 .group_by(bucket)
                 .order_by(bucket)
             )
@@ -285,31 +350,35 @@ class SqlStore:
             TrendPoint(
                 brand=brand,
                 bucket_start=datetime.fromtimestamp(int(b) * bucket_seconds, tz=since.tzinfo),
-                volume=int(v), negative=int(n or 0), neutral=int(u or 0), positive=int(p or 0),
+                volume=int(v),
+                negative=int(n or 0),
+                neutral=int(u or 0),
+                positive=int(p or 0),
                 angry=int(a or 0),
             )
             for b, v, n, u, p, a in rows
         ]
 
     def counts(self) -> dict[str, int]:
-        tables = {"mentions": mentions, "scores": scores, "quarantined": quarantine, "alerts": alerts}
+        tables = {
+            "mentions": mentions,
+            "scores": scores,
+            "quarantined": quarantine,
+            "alerts": alerts,
+        }
         with self.engine.connect() as conn:
-            return {name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                    for name, t in tables.items()}
+            return {
+                name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for name, t in tables.items()
+            }
 
 
 def _quarantine_row(item: Quarantined, now: datetime) -> dict[str, Any]:
-    return {"source": item.source, "brand": item.brand, "location": item.location,
-            "reason": item.reason, "payload": item.payload, "created_at": now}
-
-
-def insert_alerts(conn: Connection, new_alerts: Sequence[NewAlert], now: datetime) -> int:
-    """Insert alerts inside ``conn``'s transaction; an existing dedupe_key is a no-op."""
-    rows = [
-        {"kind": a.kind, "brand": a.brand, "dedupe_key": a.dedupe_key, "status": "pending",
-         "reason": a.reason, "mention_id": a.mention_id, "details": dict(a.details),
-         "attempts": 0, "next_attempt_at": now, "created_at": now}
-        for a in new_alerts
-    ]
-    stmt = insert_for(conn, alerts).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return len(conn.execute(stmt.returning(alerts.c.id), rows).all())
+    return {
+        "source": item.source,
+        "brand": item.brand,
+        "location": item.location,
+        "reason": item.reason,
+        "payload": item.payload,
+        "created_at": now,
+    }

@@ -1,0 +1,141 @@
+"""``listener demo``: the whole pipeline on this machine, nothing external.
+
+Starts the X, Reddit and Slack emulators on 127.0.0.1 with the bundled multilingual sample
+corpus, writes a config that points the real tweepy, praw and slack-sdk clients at them (SQLite
+and the bundled model), runs every job once and prints what an analyst and an on-call social
+media team would see: volumes, net sentiment over time, top complaints, the Slack alerts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from listener.app import App
+from listener.config import load_settings
+from listener.daemon import run_once
+from listener.domain import utcnow
+from listener.emulators.corpus import sample_path
+from listener.emulators.reddit import RedditEmulator
+from listener.emulators.slack import SlackEmulator
+from listener.emulators.twitter import TwitterEmulator
+
+BRANDS = """
+[[brands]]
+name = "Aurora Air"
+query = '("aurora air" OR @AuroraAir OR #AuroraAir) -borealis'
+subreddits = ["travel", "flights"]
+handles = ["AuroraAir"]
+slack_channel = "#aurora-air"
+
+[[brands]]
+name = "Nordlys Mobile"
+query = '"nordlys mobile" OR @NordlysMobile OR #NordlysMobile'
+subreddits = ["telecom"]
+handles = ["NordlysMobile"]
+slack_channel = "#nordlys-mobile"
+"""
+_ENV = {
+    "LISTENER_DEMO_X_TOKEN": "demo-bearer-token",
+    "LISTENER_DEMO_REDDIT_ID": "demo-client",
+    "LISTENER_DEMO_REDDIT_SECRET": "demo-secret",
+    "LISTENER_DEMO_SLACK_TOKEN": "xoxb-demo-token",
+}
+
+
+def demo_config(workdir: Path, *, x_url: str, reddit_url: str, slack_url: str) -> str:
+    return f"""# written by `listener demo`: the emulators' ports change every run
+[storage]
+url = "sqlite:///{workdir / "demo.db"}"
+
+[twitter]
+bearer_token = "${{LISTENER_DEMO_X_TOKEN}}"
+api_base = "{x_url}"
+
+[reddit]
+client_id = "${{LISTENER_DEMO_REDDIT_ID}}"
+client_secret = "${{LISTENER_DEMO_REDDIT_SECRET}}"
+user_agent = "listener-demo/0.1"
+api_base = "{reddit_url}"
+auth_base = "{reddit_url}"
+
+[slack]
+token = "${{LISTENER_DEMO_SLACK_TOKEN}}"
+channel = "#social-alerts"
+api_base = "{slack_url}"
+{BRANDS}"""
+
+
+def _bar(value: float, width: int = 20) -> str:
+    """A signed bar for net sentiment in [-100, 100]."""
+    filled = round(abs(value) / 100 * width)
+    return ("-" * filled).rjust(width) + "|" if value < 0 else " " * width + "|" + "+" * filled
+
+
+def run_demo(workdir: Path, echo: Callable[[str], None]) -> int:
+    """Run the demo in ``workdir`` (its database is kept for `export` or `alerts list`)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "demo.db").unlink(missing_ok=True)
+    os.environ.update(_ENV)
+    x = TwitterEmulator.from_jsonl(
+        sample_path("twitter.jsonl"), bearer_token=_ENV["LISTENER_DEMO_X_TOKEN"]
+    )
+    reddit = RedditEmulator.from_jsonl(
+        sample_path("reddit.jsonl"),
+        client_id=_ENV["LISTENER_DEMO_REDDIT_ID"],
+        client_secret=_ENV["LISTENER_DEMO_REDDIT_SECRET"],
+    )
+    slack = SlackEmulator(
+        token=_ENV["LISTENER_DEMO_SLACK_TOKEN"],
+        channels=("#social-alerts", "#aurora-air", "#nordlys-mobile"),
+    )
+    with x, reddit, slack:
+        config = workdir / "demo.toml"
+        config.write_text(
+            demo_config(
+                workdir, x_url=x.base_url, reddit_url=reddit.base_url, slack_url=slack.api_url
+            ),
+            encoding="utf-8",
+        )
+        echo(f"emulators: X {x.base_url}  Reddit {reddit.base_url}  Slack {slack.base_url}")
+        echo(f"config: {config}  (loading the bundled model; the first run assembles it)")
+        with App(load_settings(config)) as app:
+            app.upgrade()
+            totals = run_once(app)
+            echo("once: " + " ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+            _report(app, slack, echo)
+    return 0 if totals.get("failed_jobs", 0) == 0 else 1
+
+
+def _report(app: App, slack: SlackEmulator, echo: Callable[[str], None]) -> None:
+    now = utcnow()
+    for query in app.queries:
+        since = now - timedelta(days=3)
+        points = app.store.trend(
+            brand=query.brand, since=since, until=now + timedelta(hours=1), bucket_seconds=6 * 3600
+        )
+        volume = sum(p.volume for p in points)
+        scored = sum(p.scored for p in points) or 1
+        net = 100 * (sum(p.positive for p in points) - sum(p.negative for p in points)) / scored
+        echo(f"\n== {query.brand}: {volume} mentions in 3 days, net sentiment {net:+.0f}")
+        for p in points:
+            echo(
+                f"  {p.bucket_start:%a %H:%M}  {p.volume:4d} mentions  net {p.net_sentiment:+5.0f} "
+                f"{_bar(p.net_sentiment)}"
+            )
+        rows = [
+            r
+            for r in app.store.export(brand=query.brand, since=since)
+            if r.score and r.score.sentiment.label == "negative"
+        ]
+        rows.sort(key=lambda r: r.score.sentiment.anger if r.score else 0, reverse=True)
+        echo("  top complaints:")
+        for r in rows[:3]:
+            m = r.mention.mention
+            anger = r.score.sentiment.anger if r.score else 0
+            echo(f"   - anger {anger:.2f} {m.source}/@{m.author}: {m.text[:100]!r}")
+    echo(f"\nSlack received {len(slack.messages)} messages:")
+    for message in slack.messages[:8]:
+        echo(f"  {message.channel}: {message.text[:110]!r}")

@@ -1,0 +1,1 @@
+"""Notifiers: one module per kind (``slack``, ``console``), each with ``build(...) -> Notifier``."""
