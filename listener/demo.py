@@ -25,15 +25,15 @@ from listener.emulators.twitter import TwitterEmulator
 BRANDS = """
 [[brands]]
 name = "Aurora Air"
-query = '("aurora air" OR @AuroraAir OR #AuroraAir) -borealis'
-subreddits = ["travel", "flights"]
+query = '("Aurora Air" OR @AuroraAir OR #AuroraAir OR AuroraAir) -purifier -borealis'
+subreddits = ["travel", "aviation", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"]
 handles = ["AuroraAir"]
 slack_channel = "#aurora-air"
 
 [[brands]]
 name = "Nordlys Mobile"
-query = '"nordlys mobile" OR @NordlysMobile OR #NordlysMobile'
-subreddits = ["telecom"]
+query = '("Nordlys Mobile" OR @NordlysMobile OR #NordlysMobile OR Nordlys) -festival'
+subreddits = ["telecom", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"]
 handles = ["NordlysMobile"]
 slack_channel = "#nordlys-mobile"
 """
@@ -58,6 +58,7 @@ api_base = "{x_url}"
 client_id = "${{LISTENER_DEMO_REDDIT_ID}}"
 client_secret = "${{LISTENER_DEMO_REDDIT_SECRET}}"
 user_agent = "listener-demo/0.1"
+limit = 500
 api_base = "{reddit_url}"
 auth_base = "{reddit_url}"
 

@@ -1,7 +1,7 @@
 """Logging set-up, done once by the CLI: text or JSON lines, with secrets redacted.
 
-Every secret value from the config is registered with ``redact``; the filter replaces it in
-the final message of every record, so a token can never reach a log line, whoever logs it.
+Every secret value from the config is registered with ``register_secrets``; the filter replaces
+it in the final message of every record, so a token can never reach a log line, whoever logs it.
 """
 
 from __future__ import annotations
@@ -14,12 +14,22 @@ _SECRETS: set[str] = set()
 REDACTED = "***"
 
 
-def redact(*secrets: str) -> None:
+def register_secrets(*secrets: str) -> None:
     """Register secret values that must never be logged (short values are ignored)."""
     _SECRETS.update(s for s in secrets if len(s) >= 4)
 
 
+def guard(*logger_names: str) -> None:
+    """Redact registered secrets on these loggers too, whether or not ``configure`` ran
+    (third-party clients log request headers at DEBUG)."""
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
 def scrub(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***``."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text

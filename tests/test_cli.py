@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from listener.cli import main
 from listener.domain import Batch, Score
-from listener.logs import JsonFormatter, RedactingFilter, redact
+from listener.logs import JsonFormatter, RedactingFilter, register_secrets
 from listener.store.db import connect
 from listener.store.schema import metadata
 from listener.store.sql import SqlStore
@@ -112,7 +112,7 @@ def test_unknown_brand_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_json_logs_redact_registered_secrets(caplog: pytest.LogCaptureFixture) -> None:
-    redact("xoxb-very-secret-token")
+    register_secrets("xoxb-very-secret-token")
     record = logging.LogRecord(
         "listener.x",
         logging.ERROR,

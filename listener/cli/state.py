@@ -9,7 +9,7 @@ from pydantic import BaseModel, SecretStr
 
 from listener.app import App
 from listener.config import ModelSettings, Settings, load_settings
-from listener.logs import redact
+from listener.logs import register_secrets
 
 
 def _secrets(model: BaseModel) -> list[str]:
@@ -38,7 +38,7 @@ class CliState:
             if self.config_path is None:
                 raise click.UsageError("this command needs --config FILE (or LISTENER_CONFIG)")
             self._settings = load_settings(self.config_path)
-            redact(*_secrets(self._settings))
+            register_secrets(*_secrets(self._settings))
         return self._settings
 
     def model_settings(self) -> ModelSettings:

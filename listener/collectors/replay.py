@@ -157,7 +157,7 @@ class ReplayCollector:
 
     @staticmethod
     def _lines(path: Path, *, skip: int, limit: int) -> Iterator[tuple[int, bytes, bool]]:
-        """(1-based number, raw bytes, ends with a newline) of the lines after the first ``skip``."""
+        """(1-based number, raw bytes, ends with newline) of the lines after the first ``skip``."""
         try:
             with path.open("rb") as handle:
                 for number, line in enumerate(handle, start=1):

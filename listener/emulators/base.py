@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -112,7 +112,7 @@ class Emulator:
         with self._lock:
             return [r for r in self.requests if r.path.startswith(path_prefix)]
 
-    def start(self) -> Emulator:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -125,7 +125,7 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -183,18 +183,21 @@ class Emulator:
                 if response is None:
                     self.close_connection = True
                     return
-                self.send_response(response.status)
-                for name, value in response.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(response.body)))
-                if self.close_connection:  # the client sent "Connection: close": say so, or
-                    self.send_header("connection", "close")  # it may reuse the closing socket
-                self.end_headers()
-                self.wfile.write(response.body)
+                try:
+                    self.send_response(response.status)
+                    for name, value in response.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(response.body)))
+                    if self.close_connection:  # the client sent "Connection: close": say so,
+                        self.send_header("connection", "close")  # or it may reuse the socket
+                    self.end_headers()
+                    self.wfile.write(response.body)
+                except ConnectionError:  # the client gave up (a slow-response fault): fine
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet: tests and the demo read ``emulator.requests`` instead
 
         return _Handler

@@ -19,6 +19,7 @@ from http.client import HTTPException
 from typing import TYPE_CHECKING, Any
 
 from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable
+from listener.logs import guard, register_secrets
 from listener.notifiers.blocks import render
 from listener.ports import AlertMessage, Notifier
 
@@ -130,6 +131,10 @@ class SlackWebhookNotifier:
 def build(settings: SlackSettings) -> Notifier:
     """The Slack notifier for ``settings`` (bot token or webhook)."""
     timeout = max(1, round(settings.timeout.total_seconds()))
+    secret = settings.token or settings.webhook_url
+    if secret is not None:  # slack_sdk logs request URLs at DEBUG: the webhook URL is a secret
+        register_secrets(secret.get_secret_value())
+        guard("slack_sdk")
     if settings.token is not None:
         from slack_sdk import WebClient
 

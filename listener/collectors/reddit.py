@@ -1,0 +1,273 @@
+"""Reddit collector: praw (read-only, client credentials) against ``api_base``/``auth_base``.
+
+Per brand, three listings, newest first: the brand's search (``sort=new``, lucene syntax) across
+its subreddits (or r/all), and the new submissions and comments of those subreddits, filtered
+locally with the brand query. Submissions become "title + body" mentions, comments their body.
+
+Listings are read as JSON through praw's authenticated session (``Reddit.request``) and paged
+with ``after``: praw's model objects would fetch missing attributes lazily (one request per
+odd item) and keep no raw payload to quarantine or store.
+
+Cursor (JSON): per listing the newest ``created_utc`` read, and the last ``seen_max`` fullnames.
+A listing is read back to ``high_water - overlap``, so late arrivals are picked up, and an item
+already seen is never emitted again (Reddit re-sends old items as new, praw#2090).
+
+Errors: 429 (or a spent x-ratelimit budget) -> RateLimited; 401/403 -> AuthError (a new token
+is fetched next time); 5xx, timeouts, malformed pages -> SourceUnavailable. When a later listing
+fails, the listings read so far are returned and the failed one keeps its old high-water mark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from listener.collectors._reddit_parts import (
+    HttpFailure,
+    RedditCursor,
+    Transport,
+    searchable_text,
+    thing_mention,
+)
+from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
+from listener.errors import AuthError, ListenerError, PayloadError, RateLimited, SourceUnavailable
+from listener.logs import guard, register_secrets, scrub
+from listener.query import Node, matches, parse, to_reddit
+
+if TYPE_CHECKING:
+    from listener.config import RedditSettings
+
+log = logging.getLogger(__name__)
+
+
+class RedditCollector:
+    """Brand mentions from Reddit search and subreddit listings; see the module docstring."""
+
+    source = "reddit"
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        user_agent: str,
+        api_base: str = "https://oauth.reddit.com",
+        auth_base: str = "https://www.reddit.com",
+        limit: int = 100,
+        timeout: float = 20.0,
+        overlap: timedelta = timedelta(minutes=15),
+        seen_max: int = 5000,
+    ) -> None:
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._user_agent = user_agent
+        self._api_base = api_base.rstrip("/")
+        self._auth_base = auth_base.rstrip("/")
+        self._limit = limit
+        self._overlap = overlap.total_seconds()
+        self._seen_max = seen_max
+        self._transport = Transport(timeout=timeout)
+        self._reddit: Any = None
+        register_secrets(client_secret)
+        guard("prawcore", "praw", "urllib3.connectionpool")
+
+    def _praw(self) -> Any:
+        if self._reddit is None:
+            import praw
+
+            self._reddit = praw.Reddit(
+                client_id=self._client_id,
+                client_secret=self._client_secret,
+                user_agent=self._user_agent,
+                oauth_url=self._api_base,
+                reddit_url=self._auth_base,
+                check_for_updates=False,
+                check_for_async=False,
+                requestor_class=_requestor_class(),
+                requestor_kwargs={"transport": self._transport},
+            )
+        return self._reddit
+
+    def collect(self, query: BrandQuery, cursor: str | None) -> Batch:
+        """One poll of the brand's three listings (Collector contract)."""
+        ast = parse(query.query, brand=query.brand)
+        subs = "+".join(query.subreddits) or "all"
+        search = {
+            "q": to_reddit(ast),
+            "sort": "new",
+            "syntax": "lucene",
+            "t": "week",
+            "type": "link",
+        }
+        if query.subreddits:
+            search["restrict_sr"] = "on"
+        listings: list[tuple[str, str, dict[str, str], Node | None]] = [
+            ("search", f"/r/{subs}/search", search, None)
+        ]
+        if query.subreddits:
+            listings += [
+                ("new", f"/r/{subs}/new", {}, ast),
+                ("comments", f"/r/{subs}/comments", {}, ast),
+            ]
+        state = RedditCursor.load(cursor)
+        seen = set(state.seen)
+        mentions: list[Mention] = []
+        quarantined: list[Quarantined] = []
+        for index, (key, path, params, local_filter) in enumerate(listings):
+
+            def keep(thing: dict[str, Any], ast: Node | None = local_filter) -> bool:
+                return ast is None or matches(ast, searchable_text(thing))
+
+            try:
+                newest = self._read(
+                    query.brand, key, path, params, keep, state, seen, mentions, quarantined
+                )
+            except ListenerError as exc:
+                if index == 0:
+                    raise
+                log.warning(
+                    "reddit %s: listing %s failed, keeping the others: %s", query.brand, key, exc
+                )
+                continue
+            if newest is not None:
+                state.high_water[key] = max(newest, state.high_water.get(key, 0.0))
+        return Batch(mentions=mentions, quarantined=quarantined, cursor=state.dump(self._seen_max))
+
+    def _read(
+        self,
+        brand: str,
+        key: str,
+        path: str,
+        params: dict[str, str],
+        keep: Callable[[dict[str, Any]], bool],
+        state: RedditCursor,
+        seen: set[str],
+        mentions: list[Mention],
+        quarantined: list[Quarantined],
+    ) -> float | None:
+        """Page through one listing down to its high-water mark; returns the newest created_utc."""
+        floor = state.high_water.get(key, 0.0) - self._overlap if key in state.high_water else None
+        newest: float | None = None
+        after: str | None = None
+        read = 0
+        page_no = 0
+        while read < self._limit:
+            page_no += 1
+            children, after = self._page(
+                path, {**params, "limit": str(min(100, self._limit - read))}, after
+            )
+            oldest_on_page: float | None = None
+            for position, thing in enumerate(children):
+                read += 1
+                data = thing.get("data") if isinstance(thing, dict) else None
+                created = _created(data)
+                if created is not None:
+                    oldest_on_page = created
+                    if floor is not None and created < floor:
+                        continue  # an old item shown again (praw#2090); newer ones may follow
+                    newest = created if newest is None else max(newest, created)
+                name = data.get("name") if isinstance(data, dict) else None
+                if isinstance(name, str) and name in seen:
+                    continue
+                if not keep(thing):
+                    continue
+                try:
+                    mentions.append(thing_mention(thing, brand))
+                except PayloadError as exc:
+                    quarantined.append(
+                        Quarantined(
+                            source="reddit",
+                            brand=brand,
+                            reason=str(exc),
+                            payload=_dump(thing),
+                            location=f"{path} page {page_no} item {position}",
+                        )
+                    )
+                if isinstance(name, str):
+                    seen.add(name)
+                    state.seen.append(name)
+            reached_floor = (
+                floor is not None and oldest_on_page is not None and oldest_on_page < floor
+            )
+            if reached_floor or not after:
+                break
+        return newest
+
+    def _page(
+        self, path: str, params: dict[str, str], after: str | None
+    ) -> tuple[list[Any], str | None]:
+        import prawcore
+
+        if after:
+            params = {**params, "after": after}
+        try:
+            listing = self._praw().request(method="GET", path=path, params=params)
+        except HttpFailure as exc:
+            raise self._map(exc) from exc
+        except prawcore.BadJSON as exc:
+            raise SourceUnavailable(f"Reddit sent a malformed JSON page for {path}") from exc
+        except prawcore.OAuthException as exc:
+            self._reddit = None
+            raise AuthError(
+                self._clean(f"Reddit rejected the app credentials: {exc.error}")
+            ) from exc
+        except prawcore.PrawcoreException as exc:
+            raise SourceUnavailable(
+                self._clean(f"Reddit error for {path}: {type(exc).__name__}: {exc}")
+            ) from exc
+        data = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("children"), list):
+            raise SourceUnavailable(
+                f"Reddit sent a page that is not a Listing for {path}: {str(listing)[:200]!r}"
+            )
+        after_name = data.get("after")
+        return data["children"], after_name if isinstance(after_name, str) and after_name else None
+
+    def _map(self, exc: HttpFailure) -> ListenerError:
+        if exc.status == 429:
+            seconds = exc.reset_seconds if exc.reset_seconds is not None else 60.0
+            retry_at = utcnow() + timedelta(seconds=max(seconds, 1.0))
+            return RateLimited(
+                f"Reddit rate limit reached (429), retry at {retry_at:%H:%M:%S}Z", retry_at=retry_at
+            )
+        if exc.status in (401, 403):
+            self._reddit = None  # the next run fetches a fresh token
+            return AuthError(self._clean(f"Reddit rejected the credentials or token: {exc}"))
+        return SourceUnavailable(self._clean(f"Reddit unavailable: {exc}"))
+
+    def _clean(self, text: str) -> str:
+        return scrub(text)
+
+
+def build(settings: RedditSettings) -> RedditCollector:
+    """The collector for a ``[reddit]`` config section."""
+    return RedditCollector(
+        client_id=settings.client_id.get_secret_value(),
+        client_secret=settings.client_secret.get_secret_value(),
+        user_agent=settings.user_agent,
+        api_base=settings.api_base,
+        auth_base=settings.auth_base,
+        limit=settings.limit,
+        timeout=settings.timeout.total_seconds(),
+    )
+
+
+def _requestor_class() -> type:
+    from listener.collectors._reddit_parts import Requestor
+
+    return Requestor
+
+
+def _created(data: Any) -> float | None:
+    try:
+        return float(data["created_utc"]) if isinstance(data, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _dump(thing: Any) -> str:
+    import json
+
+    return json.dumps(thing, ensure_ascii=False, default=str)

@@ -1,0 +1,244 @@
+"""Twitter/X collector: tweepy ``Client.search_recent_tweets`` (API v2) with since_id polling.
+
+Cursor (JSON): ``{"since_id": S}`` in the steady state. Results come newest first, so a run that
+stops before the last page (``max_pages`` reached, or a later page failed) cannot move since_id
+to the newest id yet: it saves ``{"since_id": S, "until_id": U, "newest_id": N}`` and the next
+runs fill the gap ``(S, U)`` before jumping to ``N``. Nothing is skipped; a tweet may be
+delivered twice, which the store makes harmless.
+
+Errors (raised only when the first page fails; a later failure returns what was read)::
+
+    429 -> RateLimited(retry_at=x-rate-limit-reset)   401/403 -> AuthError
+    5xx, 400, timeouts, connection errors, malformed page -> SourceUnavailable
+
+A tweet that lacks id, text or created_at is quarantined with the reason; the rest goes on.
+tweepy's ``wait_on_rate_limit`` is never used: it sleeps inside the job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from listener.collectors._tweets import parse_page
+from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
+from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
+from listener.logs import guard, register_secrets, scrub
+from listener.query import parse, to_twitter
+
+if TYPE_CHECKING:
+    import requests
+
+    from listener.config import TwitterSettings
+
+log = logging.getLogger(__name__)
+
+X_HOST = "https://api.twitter.com"
+TWEET_FIELDS = [
+    "created_at",
+    "lang",
+    "public_metrics",
+    "conversation_id",
+    "referenced_tweets",
+    "author_id",
+]
+USER_FIELDS = ["username", "name", "public_metrics", "verified"]
+
+
+class TwitterCollector:
+    """Brand mentions from X recent search; see the module docstring for cursor and errors."""
+
+    source = "twitter"
+
+    def __init__(
+        self,
+        *,
+        bearer_token: str,
+        api_base: str = X_HOST,
+        max_pages: int = 10,
+        page_size: int = 100,
+        timeout: float = 20.0,
+    ) -> None:
+        self._token = bearer_token
+        self._api_base = api_base.rstrip("/")
+        self._max_pages = max_pages
+        self._page_size = page_size
+        self._timeout = timeout
+        self._client: Any = None
+        register_secrets(bearer_token)
+        guard("tweepy.client", "urllib3.connectionpool")
+
+    def _tweepy(self) -> Any:
+        if self._client is None:
+            import tweepy
+
+            self._client = tweepy.Client(
+                bearer_token=self._token, return_type=dict, wait_on_rate_limit=False
+            )
+            self._client.session = _session(self._api_base, self._timeout)
+        return self._client
+
+    def collect(self, query: BrandQuery, cursor: str | None) -> Batch:
+        """One poll: follow ``next_token`` up to ``max_pages`` pages (Collector contract)."""
+        x_query = to_twitter(
+            parse(query.query, brand=query.brand), query.languages, brand=query.brand
+        )
+        state = _read_cursor(cursor)
+        mentions: list[Mention] = []
+        quarantined: list[Quarantined] = []
+        ids: list[int] = []
+        token: str | None = None
+        for page_no in range(1, self._max_pages + 1):
+            try:
+                page = self._fetch(x_query, state, token)
+            except ListenerError as exc:
+                if page_no == 1:
+                    raise
+                log.warning(
+                    "twitter %s: page %d failed, keeping %d pages: %s",
+                    query.brand,
+                    page_no,
+                    page_no - 1,
+                    exc,
+                )
+                return Batch(
+                    mentions=mentions,
+                    quarantined=quarantined,
+                    cursor=_after(state, ids, complete=False),
+                )
+            found, bad, page_ids = parse_page(page, query.brand, page_no)
+            mentions += found
+            quarantined += bad
+            ids += page_ids
+            token = (
+                page.get("meta", {}).get("next_token")
+                if isinstance(page.get("meta"), dict)
+                else None
+            )
+            if not token:
+                return Batch(
+                    mentions=mentions,
+                    quarantined=quarantined,
+                    cursor=_after(state, ids, complete=True),
+                )
+        return Batch(
+            mentions=mentions, quarantined=quarantined, cursor=_after(state, ids, complete=False)
+        )
+
+    def _fetch(self, x_query: str, state: Mapping[str, str], token: str | None) -> dict[str, Any]:
+        import requests
+        import tweepy
+
+        params: dict[str, Any] = {
+            "max_results": self._page_size,
+            "tweet_fields": TWEET_FIELDS,
+            "expansions": ["author_id"],
+            "user_fields": USER_FIELDS,
+        }
+        if state.get("since_id"):
+            params["since_id"] = state["since_id"]
+        if state.get("until_id"):
+            params["until_id"] = state["until_id"]
+        if token:
+            params["next_token"] = token
+        try:
+            page = self._tweepy().search_recent_tweets(x_query, **params)
+        except tweepy.TooManyRequests as exc:
+            reset = exc.response.headers.get("x-rate-limit-reset")
+            retry_at = _epoch(reset) or utcnow() + timedelta(minutes=15)
+            raise RateLimited(
+                f"X API rate limit reached (429), retry at {retry_at:%H:%M:%S}Z", retry_at=retry_at
+            ) from exc
+        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
+            raise AuthError(
+                self._clean(f"X API rejected the bearer token: {_describe(exc)}")
+            ) from exc
+        except tweepy.HTTPException as exc:
+            raise SourceUnavailable(self._clean(f"X API error: {_describe(exc)}")) from exc
+        except requests.JSONDecodeError as exc:
+            raise SourceUnavailable(f"X API sent a malformed JSON page: {exc}") from exc
+        except requests.RequestException as exc:
+            raise SourceUnavailable(
+                self._clean(f"X API unreachable: {type(exc).__name__}: {exc}")
+            ) from exc
+        if not isinstance(page, dict):
+            raise SourceUnavailable(
+                f"X API sent a page that is not a JSON object: {str(page)[:200]!r}"
+            )
+        return page
+
+    def _clean(self, text: str) -> str:
+        return scrub(text)
+
+
+def build(settings: TwitterSettings) -> TwitterCollector:
+    """The collector for a ``[twitter]`` config section."""
+    return TwitterCollector(
+        bearer_token=settings.bearer_token.get_secret_value(),
+        api_base=settings.api_base,
+        max_pages=settings.max_pages,
+        timeout=settings.timeout.total_seconds(),
+    )
+
+
+def _session(api_base: str, timeout: float) -> requests.Session:
+    """A requests session sending tweepy's api.twitter.com calls to ``api_base``, with a timeout."""
+    import requests
+
+    class _Session(requests.Session):
+        def request(
+            self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+        ) -> requests.Response:
+            url = url.decode() if isinstance(url, bytes) else url
+            if url.startswith(X_HOST):
+                url = api_base + url[len(X_HOST) :]
+            kwargs.setdefault("timeout", timeout)
+            return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+
+    return _Session()
+
+
+def _describe(exc: Any) -> str:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", "?")
+    messages = "; ".join(str(m) for m in getattr(exc, "api_messages", []) if m)
+    return f"{status} {getattr(response, 'reason', '')}".strip() + (
+        f": {messages}" if messages else ""
+    )
+
+
+def _epoch(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC) if value else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _read_cursor(cursor: str | None) -> dict[str, str]:
+    if not cursor:
+        return {}
+    if cursor.isdigit():
+        return {"since_id": cursor}
+    try:
+        state = json.loads(cursor)
+    except json.JSONDecodeError:
+        log.warning("twitter: ignoring unreadable cursor %r", cursor[:100])
+        return {}
+    return {k: str(v) for k, v in state.items() if k in ("since_id", "until_id", "newest_id") and v}
+
+
+def _after(state: Mapping[str, str], ids: list[int], *, complete: bool) -> str | None:
+    """The cursor after reading ``ids`` (all pages read when ``complete``)."""
+    newest = max([int(state.get("newest_id") or 0), *ids])
+    if complete:
+        since = max(newest, int(state.get("since_id") or 0))
+        return json.dumps({"since_id": str(since)}) if since else None
+    if not ids:
+        return json.dumps(dict(state)) if state else None
+    gap: dict[str, str] = {"until_id": str(min(ids)), "newest_id": str(newest)}
+    if state.get("since_id"):
+        gap["since_id"] = state["since_id"]
+    return json.dumps(gap, sort_keys=True)

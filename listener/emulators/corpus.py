@@ -1,0 +1,91 @@
+"""Seed files of the emulators: JSONL in the platforms' own payload shapes.
+
+``twitter.jsonl``: one X API v2 tweet object per line, as recent search returns it with
+``tweet.fields=created_at,lang,public_metrics,conversation_id,referenced_tweets,author_id``, plus
+the expanded author under ``"author"`` (a v2 user object: id, username, name, verified,
+public_metrics). ``text`` is as X sends it: ``&``, ``<`` and ``>`` escaped as HTML entities.
+
+``reddit.jsonl``: one Reddit thing per line, ``{"kind": "t3" | "t1", "data": {...}}``, as the API
+sends it with ``raw_json=1`` (text unescaped); ``created_utc`` in epoch seconds.
+
+Timestamps are absolute. Recent search only covers 7 days, so the emulators shift every
+timestamp by one offset that makes the newest item ``now - 1 minute`` (``shift_to_now``);
+ids and the order of items are unchanged. Lines starting with ``//`` are comments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+_X_TIME = "%Y-%m-%dT%H:%M:%S.000Z"
+
+
+def sample_path(name: str) -> Path:
+    """Path of a shipped sample corpus: ``twitter.jsonl`` or ``reddit.jsonl``."""
+    return Path(str(resources.files("listener.emulators").joinpath("data", name)))
+
+
+def read_jsonl(path: Path | str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a seed file; raises ValueError naming file and line when one is bad."""
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("//"):
+                continue
+            try:
+                item = json.loads(stripped)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
+            if not isinstance(item, dict):
+                raise ValueError(f"{path}:{number}: expected a JSON object")
+            yield item
+
+
+def write_jsonl(path: Path | str, items: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for item in items:
+            handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+def parse_x_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def format_x_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(_X_TIME)
+
+
+def shift_tweets(tweets: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Copies of ``tweets`` with ``created_at`` moved so the newest is ``now - 1 minute``."""
+    times = [parse_x_time(t["created_at"]) for t in tweets if isinstance(t.get("created_at"), str)]
+    if not times:
+        return [dict(t) for t in tweets]
+    delta = (now - timedelta(minutes=1)) - max(times)
+    shifted = []
+    for tweet in tweets:
+        copy = dict(tweet)
+        if isinstance(copy.get("created_at"), str):
+            copy["created_at"] = format_x_time(parse_x_time(copy["created_at"]) + delta)
+        shifted.append(copy)
+    return shifted
+
+
+def shift_things(things: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Copies of Reddit ``things``, ``created_utc`` moved so the newest is ``now - 1 minute``."""
+    times = [float(t["data"]["created_utc"]) for t in things if "created_utc" in t.get("data", {})]
+    if not times:
+        return [dict(t) for t in things]
+    delta = (now - timedelta(minutes=1)).timestamp() - max(times)
+    shifted = []
+    for thing in things:
+        data = dict(thing.get("data", {}))
+        if "created_utc" in data:
+            data["created_utc"] = round(float(data["created_utc"]) + delta)
+            data["created"] = data["created_utc"]
+        shifted.append({**thing, "data": data})
+    return shifted

@@ -1,0 +1,290 @@
+"""listener's one query language for brands, compiled to X and Reddit search syntax.
+
+Syntax (case of keywords matters, as on X)::
+
+    "Aurora Air" OR @AuroraAir OR #AuroraAir -borealis -(northern lights)
+    (Nordlys AND Mobile) OR "Nordlys Mobile" lang:pl
+
+- ``term``: a word (any script), ``#hashtag``, ``@handle``; ``"exact phrase"``;
+- juxtaposition or ``AND`` is conjunction, ``OR`` is disjunction (AND binds tighter, as on X);
+- ``-x`` or ``NOT x`` negates, ``( ... )`` groups; ``lang:xx`` keeps posts in one language.
+
+The same parser reads what ``to_twitter`` and ``to_reddit`` produce, so the emulators answer
+searches with ``matches`` on the query string they received.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from listener.errors import ConfigError
+
+X_QUERY_LIMIT = 512
+"""Characters allowed in an X API v2 recent-search query (Basic/Pro access)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word, ``#hashtag`` or ``lang:xx`` filter."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    """``@name``: a mention of (or by) that account."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Term | Phrase | Handle | Not | And | Or
+
+_TOKEN = re.compile(
+    r'\s*(?:(?P<phrase>"(?:[^"\\]|\\.)*"?)|(?P<open>\()|(?P<close>\))|(?P<word>(?:\\.|[^\s()"])+))'
+)
+_LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+
+
+class _Parser:
+    def __init__(self, text: str, brand: str) -> None:
+        self.brand = brand
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            match = _TOKEN.match(text, pos)
+            if match is None:  # only trailing whitespace is left
+                break
+            pos = match.end()
+            kind = match.lastgroup
+            if kind is None:
+                break
+            self.tokens.append((kind, match.group(kind)))
+        self.pos = 0
+
+    def fail(self, problem: str) -> ConfigError:
+        return ConfigError(f"brand {self.brand!r}: query: {problem}")
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise self.fail("is empty")
+        node = self.parse_or()
+        if self.peek() is not None:
+            raise self.fail(f"unexpected {self.peek()[1]!r} (unbalanced parentheses?)")  # type: ignore[index]
+        if not _has_positive(node):
+            raise self.fail("needs at least one term that is not negated")
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while self.peek() == ("word", "OR"):
+            self.pos += 1
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_unary()]
+        while (
+            (token := self.peek()) is not None and token[0] != "close" and token != ("word", "OR")
+        ):
+            if token == ("word", "AND"):
+                self.pos += 1
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        token = self.peek()
+        if token == ("word", "NOT"):
+            self.pos += 1
+            return Not(self.parse_unary())
+        if (
+            token is not None
+            and token[0] == "word"
+            and token[1].startswith("-")
+            and len(token[1]) > 1
+        ):
+            self.tokens[self.pos] = ("word", token[1][1:])
+            return Not(self.parse_unary())
+        if token is not None and token == ("word", "-") and self.pos + 1 < len(self.tokens):
+            self.pos += 1
+            return Not(self.parse_unary())
+        return self.parse_atom()
+
+    def parse_atom(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise self.fail("ends where a term was expected")
+        kind, value = token
+        self.pos += 1
+        if kind == "open":
+            node = self.parse_or()
+            if self.peek() != ("close", ")"):
+                raise self.fail("a '(' is never closed")
+            self.pos += 1
+            return node
+        if kind == "close":
+            raise self.fail("a ')' has no matching '('")
+        if kind == "phrase":
+            if len(value) < 2 or not value.endswith('"') or value.endswith('\\"'):
+                raise self.fail(f"unterminated phrase {value!r}")
+            inner = re.sub(r"\\(.)", r"\1", value[1:-1]).strip()
+            if not inner:
+                raise self.fail('empty phrase ""')
+            return Phrase(inner)
+        if value in ("AND", "OR"):
+            raise self.fail(f"{value} needs a term on both sides")
+        word = re.sub(r"\\(.)", r"\1", value)
+        if word.startswith("@") and len(word) > 1:
+            return Handle(word[1:])
+        return Term(word)
+
+
+def _has_positive(node: Node) -> bool:
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, And):
+        return any(_has_positive(c) for c in node.children)
+    if isinstance(node, Or):
+        return all(_has_positive(c) for c in node.children)
+    return True
+
+
+def parse(text: str, *, brand: str = "") -> Node:
+    """Parse a brand query; raises ConfigError naming ``brand`` and the problem."""
+    return _Parser(text, brand).parse()
+
+
+def _with_languages(node: Node, languages: Sequence[str]) -> Node:
+    if not languages:
+        return node
+    langs = [Term(f"lang:{code}") for code in languages]
+    filter_ = langs[0] if len(langs) == 1 else Or(tuple(langs))
+    if isinstance(node, And):
+        return And((*node.children, filter_))
+    return And((node, filter_))
+
+
+def _x(node: Node, nested: bool) -> str:
+    if isinstance(node, Term):
+        return node.text
+    if isinstance(node, Phrase):
+        return '"' + node.text.replace('"', "") + '"'
+    if isinstance(node, Handle):
+        return "@" + node.name
+    if isinstance(node, Not):
+        return "-" + _x(node.child, True)
+    sep = " OR " if isinstance(node, Or) else " "
+    text = sep.join(_x(c, True) for c in node.children)
+    return f"({text})" if nested else text
+
+
+def to_twitter(node: Node, languages: Sequence[str] = (), *, brand: str = "") -> str:
+    """The X API v2 search query for ``node``, restricted to ``languages`` (ISO codes).
+
+    Raises ConfigError naming ``brand`` when the result exceeds X's 512-character limit.
+    """
+    query = _x(_with_languages(node, languages), False)
+    if len(query) > X_QUERY_LIMIT:
+        raise ConfigError(
+            f"brand {brand!r}: query compiles to {len(query)} characters for X, over the "
+            f"{X_QUERY_LIMIT}-character limit of recent search; shorten it or split the brand"
+        )
+    return query
+
+
+def _drop_lang(node: Node) -> Node | None:
+    if isinstance(node, Term) and node.text.startswith("lang:"):
+        return None
+    if isinstance(node, Not):
+        child = _drop_lang(node.child)
+        return None if child is None else Not(child)
+    if isinstance(node, And | Or):
+        kept = tuple(c for c in (_drop_lang(c) for c in node.children) if c is not None)
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else type(node)(kept)
+    return node
+
+
+def _lucene(node: Node, nested: bool) -> str:
+    if isinstance(node, Term):
+        return _LUCENE_SPECIAL.sub(r"\\\1", node.text)
+    if isinstance(node, Phrase):
+        return '"' + node.text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(node, Handle):
+        return _LUCENE_SPECIAL.sub(r"\\\1", node.name)
+    if isinstance(node, Not):
+        return "NOT " + _lucene(node.child, True)
+    sep = " OR " if isinstance(node, Or) else " AND "
+    text = sep.join(_lucene(c, True) for c in node.children)
+    return f"({text})" if nested else text
+
+
+def to_reddit(node: Node) -> str:
+    """The Reddit search query (``syntax=lucene``) for ``node``; ``lang:`` filters are dropped
+    because Reddit records no language."""
+    kept = _drop_lang(node)
+    if kept is None:
+        raise ConfigError(
+            "query has nothing left to search on Reddit once lang: filters are dropped"
+        )
+    return _lucene(kept, False)
+
+
+def _hashtag_pattern(text: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(text.casefold()) + r"(?!\w)")
+
+
+def matches(node: Node, text: str, lang: str | None = None) -> bool:
+    """Evaluate ``node`` locally on ``text``: case-insensitive whole words and phrases; a plain
+    term also matches its #hashtag and @mention; ``lang:xx`` compares with ``lang``."""
+    folded = text.casefold()
+    return _eval(node, folded, lang)
+
+
+def _eval(node: Node, folded: str, lang: str | None) -> bool:
+    if isinstance(node, Term):
+        if node.text.startswith("lang:"):
+            return lang is not None and lang.casefold() == node.text[5:].casefold()
+        if node.text.startswith(("#", "$")):
+            return _hashtag_pattern(node.text).search(folded) is not None
+        plain = re.compile(r"(?<!\w)[#@]?" + re.escape(node.text.casefold()) + r"(?!\w)")
+        return plain.search(folded) is not None
+    if isinstance(node, Phrase):
+        words = node.text.casefold().split()
+        pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)"
+        return re.search(pattern, folded) is not None
+    if isinstance(node, Handle):
+        return (
+            re.search(r"(?<!\w)@?" + re.escape(node.name.casefold()) + r"(?!\w)", folded)
+            is not None
+        )
+    if isinstance(node, Not):
+        return not _eval(node.child, folded, lang)
+    if isinstance(node, And):
+        return all(_eval(c, folded, lang) for c in node.children)
+    return any(_eval(c, folded, lang) for c in node.children)

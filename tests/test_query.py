@@ -1,0 +1,111 @@
+"""The brand query language: parsing, X and Reddit compilation, local evaluation."""
+
+from __future__ import annotations
+
+import pytest
+
+from listener.errors import ConfigError
+from listener.query import And, Handle, Not, Or, Phrase, Term, matches, parse, to_reddit, to_twitter
+
+AURORA = '("Aurora Air" OR @AuroraAir OR #AuroraAir) -purifier -borealis'
+
+
+def test_parse_builds_the_tree() -> None:
+    assert parse(AURORA) == And(
+        (
+            Or((Phrase("Aurora Air"), Handle("AuroraAir"), Term("#AuroraAir"))),
+            Not(Term("purifier")),
+            Not(Term("borealis")),
+        )
+    )
+
+
+def test_and_binds_tighter_than_or_as_on_x() -> None:
+    assert parse("a OR b c") == Or((Term("a"), And((Term("b"), Term("c")))))
+    assert parse("a AND b") == parse("a b")
+    assert parse("NOT x y") == And((Not(Term("x")), Term("y")))
+
+
+def test_to_twitter_adds_the_language_filter() -> None:
+    query = to_twitter(parse(AURORA), ["en", "pl"])
+    assert (
+        query
+        == '("Aurora Air" OR @AuroraAir OR #AuroraAir) -purifier -borealis (lang:en OR lang:pl)'
+    )
+    assert to_twitter(parse("Nordlys"), ["lv"]) == "Nordlys lang:lv"
+
+
+def test_to_twitter_parenthesises_nested_groups() -> None:
+    assert to_twitter(parse("a (b OR c) -(d e)")) == "a (b OR c) -(d e)"
+
+
+def test_to_reddit_uses_lucene_operators_and_escapes() -> None:
+    assert (
+        to_reddit(parse(AURORA))
+        == '("Aurora Air" OR AuroraAir OR #AuroraAir) AND NOT purifier AND NOT borealis'
+    )
+    assert to_reddit(parse("AT:T OR (x-y)")) == "AT\\:T OR x\\-y"
+
+
+def test_to_reddit_drops_language_filters() -> None:
+    assert to_reddit(parse("Nordlys lang:lv")) == "Nordlys"
+
+
+@pytest.mark.parametrize("query", [AURORA, "a OR b c", "a -(b OR c)", '"x y" OR @h'])
+def test_compiled_queries_parse_back_to_the_same_meaning(query: str) -> None:
+    texts = [
+        "Aurora Air rocks",
+        "aurora borealis and Aurora Air",
+        "a",
+        "b c",
+        "x y",
+        "hi @h",
+        "b",
+        "a c",
+    ]
+    tree = parse(query)
+    for compiled in (to_twitter(tree), to_reddit(tree)):
+        again = parse(compiled)
+        assert [matches(again, t) for t in texts] == [matches(tree, t) for t in texts]
+
+
+def test_x_query_limit_names_the_brand() -> None:
+    long_query = " OR ".join(f'"brand phrase {i}"' for i in range(40))
+    with pytest.raises(ConfigError, match=r"brand 'Big Brand'.*512"):
+        to_twitter(parse(long_query), brand="Big Brand")
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("", "empty"),
+        ('"open phrase', "unterminated"),
+        ("(a OR b", "never closed"),
+        ("a)", "unexpected"),
+        ("OR a", "both sides"),
+        ("-a", "not negated"),
+        ('""', "empty phrase"),
+    ],
+)
+def test_parse_errors_name_brand_and_problem(query: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem) as info:
+        parse(query, brand="Aurora Air")
+    assert "Aurora Air" in str(info.value)
+
+
+def test_matches_words_phrases_handles_hashtags() -> None:
+    tree = parse(AURORA)
+    assert matches(tree, "Flew with aurora   AIR today")
+    assert matches(tree, "thanks @AuroraAir!")
+    assert matches(tree, "#AuroraAir ✈️")
+    assert matches(tree, "תודה ל-Aurora Air")
+    assert not matches(tree, "aurora borealis, the air was crisp")
+    assert not matches(tree, "Aurora Air purifier on sale")
+    assert not matches(tree, "AuroraAirways is another company")
+
+
+def test_matches_language_filter_and_scripts() -> None:
+    tree = parse("(Nordlys OR #NordlysMobile) lang:lv")
+    assert matches(tree, "#NordlysMobile tīkls nestrādā", lang="lv")
+    assert not matches(tree, "#NordlysMobile tīkls nestrādā", lang="lt")
+    assert matches(parse("ביטלו"), "אורורה ביטלו את הטיסה")

@@ -1,0 +1,286 @@
+"""The Reddit collector through the real praw/prawcore against the Reddit emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from listener.collectors.reddit import RedditCollector
+from listener.domain import BrandQuery
+from listener.emulators.base import Fault
+from listener.emulators.corpus import read_jsonl, sample_path
+from listener.emulators.reddit import TOKEN_PATH, RedditEmulator
+from listener.errors import AuthError, RateLimited, SourceUnavailable
+from listener.query import matches, parse
+
+SECRET = "reddit-client-secret-9876"
+NORDLYS = BrandQuery(
+    brand="Nordlys Mobile",
+    query='("Nordlys Mobile" OR @NordlysMobile OR #NordlysMobile OR Nordlys) -festival',
+    subreddits=("telecom", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"),
+)
+AURORA = BrandQuery(
+    brand="Aurora Air",
+    query='("Aurora Air" OR @AuroraAir OR #AuroraAir OR AuroraAir) -purifier -borealis',
+    subreddits=("travel", "aviation", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"),
+)
+SIMPLE = BrandQuery(brand="Nordlys Mobile", query="Nordlys", subreddits=("telco",))
+
+
+def things(count: int, start: float, prefix: str = "p") -> list[dict]:
+    out = []
+    for i in range(count):
+        out.append(
+            {
+                "kind": "t3",
+                "data": {
+                    "id": f"{prefix}{i}",
+                    "name": f"t3_{prefix}{i}",
+                    "title": f"Nordlys review {i}",
+                    "selftext": "",
+                    "subreddit": "telco",
+                    "author": "bob",
+                    "created_utc": start + i,
+                    "permalink": f"/r/telco/comments/{prefix}{i}/x/",
+                    "score": 3,
+                    "num_comments": 2,
+                },
+            }
+        )
+        out.append(
+            {
+                "kind": "t1",
+                "data": {
+                    "id": f"c{prefix}{i}",
+                    "name": f"t1_c{prefix}{i}",
+                    "body": f"my Nordlys bill {i}" if i % 2 else "off topic",
+                    "subreddit": "telco",
+                    "author": "amy",
+                    "created_utc": start + i,
+                    "parent_id": f"t3_{prefix}{i}",
+                    "permalink": f"/r/telco/comments/{prefix}{i}/x/c{prefix}{i}/",
+                    "score": 5,
+                },
+            }
+        )
+    return out
+
+
+@pytest.fixture
+def emulator() -> Iterator[RedditEmulator]:
+    emu = RedditEmulator(client_secret=SECRET).start()
+    yield emu
+    emu.stop()
+
+
+def collector(emu: RedditEmulator, **options: Any) -> RedditCollector:
+    defaults: dict[str, Any] = {"limit": 1000}
+    return RedditCollector(
+        client_id="emulator-client",
+        client_secret=SECRET,
+        user_agent="listener-tests/0.1",
+        api_base=emu.base_url,
+        auth_base=emu.base_url,
+        **{**defaults, **options},
+    )  # type: ignore[arg-type]
+
+
+def test_search_new_and_comments_are_paged_and_mapped(emulator: RedditEmulator) -> None:
+    emulator.add(things(150, time.time() - 3600))
+    batch = collector(emulator).collect(SIMPLE, None)
+    ids = [m.external_id for m in batch.mentions]
+    assert (
+        len(ids) == len(set(ids)) == 150 + 75
+    )  # submissions once (search and /new overlap), matching comments
+    assert emulator.received(TOKEN_PATH)
+    search = emulator.received("/r/telco/search")
+    assert (
+        len(search) == 2
+        and search[0].param("sort") == "new"
+        and search[0].param("syntax") == "lucene"
+    )
+    post = next(m for m in batch.mentions if m.external_id == "t3_p7")
+    assert (
+        post.text == "Nordlys review 7"
+        and post.engagement == 5
+        and post.url == "https://www.reddit.com/r/telco/comments/p7/x/"
+    )
+    comment = next(m for m in batch.mentions if m.external_id == "t1_cp7")
+    assert (
+        comment.in_reply_to == "t3_p7"
+        and comment.text == "my Nordlys bill 7"
+        and comment.raw["kind"] == "t1"
+    )
+
+
+def test_repeated_runs_and_resurfaced_items_never_reemit(emulator: RedditEmulator) -> None:
+    emulator.add(things(20, time.time() - 600))
+    source = collector(emulator)
+    first = source.collect(SIMPLE, None)
+    assert len(first.mentions) == 30
+    assert source.collect(SIMPLE, first.cursor).mentions == []
+    emulator.resurface("t3_p3")  # praw#2090: an old item shows up again as new
+    emulator.resurface("t1_cp5")
+    emulator.add(things(2, time.time(), prefix="n"))
+    third = source.collect(SIMPLE, first.cursor)
+    assert sorted(m.external_id for m in third.mentions) == ["t1_cn1", "t3_n0", "t3_n1"]
+    assert "t3_p3" in json.loads(third.cursor or "")["seen"]
+
+
+def test_429_maps_to_rate_limited_from_reset_seconds(emulator: RedditEmulator) -> None:
+    headers = {"x-ratelimit-used": "100", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "120"}
+    emulator.inject(
+        Fault(
+            path_prefix="/r/",
+            status=429,
+            headers=headers,
+            body=b'{"message": "Too Many Requests", "error": 429}',
+        )
+    )
+    before = time.time()
+    with pytest.raises(RateLimited) as info:
+        collector(emulator).collect(SIMPLE, None)
+    assert before + 115 < info.value.retry_at.timestamp() < time.time() + 125
+
+
+def test_a_spent_budget_is_rate_limited_without_sleeping(emulator: RedditEmulator) -> None:
+    emulator.add(things(3, time.time() - 60))
+    emulator.rate_limit = 2  # the token request does not count; two listing pages do
+    source = collector(emulator)
+    started = time.monotonic()
+    batch = source.collect(SIMPLE, None)  # search + new succeed, comments hit the spent budget
+    assert {m.external_id for m in batch.mentions} == {"t3_p0", "t3_p1", "t3_p2"}
+    assert [r.path for r in emulator.received("/r/")] == ["/r/telco/search", "/r/telco/new"]
+    with pytest.raises(RateLimited):
+        source.collect(SIMPLE, batch.cursor)
+    assert len(emulator.received("/r/")) == 2  # refused locally: the budget was known to be spent
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(path_prefix="/r/", status=500),
+        Fault(path_prefix="/r/", status=503),
+        Fault(path_prefix="/r/", drop=True),
+        Fault(path_prefix="/r/", status=200, body=b"{not json"),
+    ],
+)
+def test_server_errors_are_unavailable_without_prawcore_retry_sleeps(
+    emulator: RedditEmulator, fault: Fault
+) -> None:
+    emulator.inject(fault)
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable):
+        collector(emulator).collect(SIMPLE, None)
+    assert time.monotonic() - started < 1.5
+    assert len(emulator.received("/r/")) == 1
+
+
+def test_slow_response_beyond_timeout_is_unavailable(emulator: RedditEmulator) -> None:
+    emulator.inject(Fault(path_prefix="/r/", delay=1.5))
+    with pytest.raises(SourceUnavailable):
+        collector(emulator, timeout=0.3).collect(SIMPLE, None)
+
+
+def test_bad_credentials_are_an_auth_error_without_the_secret(
+    emulator: RedditEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-secret-abcdef"
+    source = RedditCollector(
+        client_id="emulator-client",
+        client_secret=wrong,
+        user_agent="listener-tests/0.1",
+        api_base=emulator.base_url,
+        auth_base=emulator.base_url,
+    )
+    with pytest.raises(AuthError) as info:
+        source.collect(SIMPLE, None)
+    assert "401" in str(info.value) and wrong not in str(info.value) and wrong not in caplog.text
+
+
+def test_a_revoked_token_is_an_auth_error_then_a_new_token_is_fetched(
+    emulator: RedditEmulator,
+) -> None:
+    emulator.add(things(2, time.time() - 60))
+    source = collector(emulator)
+    source.collect(SIMPLE, None)
+    emulator.tokens.clear()
+    with pytest.raises(AuthError):
+        source.collect(SIMPLE, None)
+    assert len(source.collect(SIMPLE, None).mentions) == 3
+    assert len(emulator.received(TOKEN_PATH)) == 2
+
+
+def test_a_later_listing_failure_keeps_the_others(emulator: RedditEmulator) -> None:
+    emulator.add(things(4, time.time() - 60))
+    emulator.inject(Fault(path_prefix="/r/telco/comments", status=502))
+    source = collector(emulator)
+    batch = source.collect(SIMPLE, None)
+    assert {m.external_id for m in batch.mentions} == {f"t3_p{i}" for i in range(4)}
+    assert {m.external_id for m in source.collect(SIMPLE, batch.cursor).mentions} == {
+        "t1_cp1",
+        "t1_cp3",
+    }
+
+
+def test_items_missing_fields_are_quarantined(emulator: RedditEmulator) -> None:
+    good = things(2, time.time() - 60)[0]
+    broken = [
+        {
+            "kind": "t3",
+            "data": {"name": "t3_x1", "title": "Nordlys no date", "permalink": "/r/telco/x1/"},
+        },
+        {
+            "kind": "t3",
+            "data": {"name": "t3_x2", "created_utc": time.time(), "title": "Nordlys no link"},
+        },
+        "Nordlys not a thing",
+    ]
+    listing = {"kind": "Listing", "data": {"after": None, "children": [good, *broken]}}
+    emulator.inject(
+        Fault(path_prefix="/r/telco/search", status=200, body=json.dumps(listing).encode())
+    )
+    batch = collector(emulator).collect(
+        BrandQuery(brand="N", query="Nordlys", subreddits=("telco",)), None
+    )
+    assert [m.external_id for m in batch.mentions] == ["t3_p0"]
+    reasons = sorted(q.reason for q in batch.quarantined)
+    assert reasons == [
+        "listing child is not a {kind, data} object",
+        "t3_x1 has no valid created_utc (got None)",
+        "t3_x2 has no permalink",
+    ]
+
+
+def test_sample_corpus_round_trips_every_language_byte_for_byte() -> None:
+    seeded = {t["data"]["name"]: t for t in read_jsonl(sample_path("reddit.jsonl"))}
+    with RedditEmulator.from_jsonl(sample_path("reddit.jsonl"), client_secret=SECRET) as emu:
+        got = {
+            m.external_id: m
+            for q in (AURORA, NORDLYS)
+            for m in collector(emu).collect(q, None).mentions
+        }  # type: ignore[arg-type]
+    expected = set()
+    for name, thing in seeded.items():
+        data = thing["data"]
+        text = "\n".join(
+            p for p in (data.get("title"), data.get("selftext"), data.get("body")) if p
+        )
+        if any(matches(parse(q.query), text) for q in (AURORA, NORDLYS)):
+            expected.add(name)
+    assert set(got) == expected and len(expected) >= 100
+    for name, mention in got.items():
+        data = seeded[name]["data"]
+        original = data.get("body") or (
+            data["title"] + (f"\n\n{data['selftext']}" if data["selftext"] else "")
+        )
+        assert mention.text.encode("utf-8") == original.encode("utf-8")
+    assert any(len(m.text) > 5000 for m in got.values())
+    assert any("&lt;" in m.text for m in got.values())  # typed by the user: kept as is
