@@ -138,8 +138,10 @@ class App:
         rule: Callable[[StoredMention, Sentiment], NewAlert | None] = self.alerting.mention_alert
         return score_pending(
             store=self.store,
+            outbox=self.outbox,
             scorer=self.scorer,
             rule=rule,
+            handles={q.brand: q.handles for q in self.queries},
             batch_size=self.settings.jobs.score.batch_size,
             max_batches=max_batches,
             now=utcnow(),

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from listener.domain import BrandQuery, Mention, NewAlert, Score, Sentiment, StoredMention
 from listener.errors import AuthError, RateLimited, SourceUnavailable
 from listener.ports import Collector, Outbox, Scorer, Store
+from listener.rules import normalize_handle
 
 log = logging.getLogger(__name__)
 
@@ -91,30 +92,52 @@ def collect_once(
 
 
 def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[Mention]) -> int:
-    handles = {h.lstrip("@").casefold() for h in query.handles}
+    handles = {normalize_handle(h) for h in query.handles}
     count = 0
     for mention in mentions:
-        if mention.in_reply_to and mention.author.lstrip("@").casefold() in handles:
-            count += outbox.record_reply(
-                mention.source,
-                mention.in_reply_to,
-                by=f"@{mention.author.lstrip('@')}",
-                at=mention.created_at,
-            )
+        if mention.in_reply_to and normalize_handle(mention.author) in handles:
+            count += _record_reply(outbox, mention.in_reply_to, mention)
     return count
+
+
+def _record_reply(outbox: Outbox, replied_to: str, reply: Mention) -> int:
+    by = f"@{reply.author.removeprefix('@')}"
+    return outbox.record_reply(reply.source, replied_to, by=by, at=reply.created_at)
+
+
+def _record_earlier_replies(
+    store: Store,
+    outbox: Outbox,
+    handles: Mapping[str, Collection[str]],
+    pending: Sequence[StoredMention],
+    alerts: Sequence[NewAlert],
+) -> None:
+    """A brand reply collected before the alert existed (same poll, backfill) still counts as
+    the alert's first response."""
+    by_id = {p.id: p.mention for p in pending}
+    for alert in alerts:
+        mention = by_id.get(alert.mention_id) if alert.mention_id is not None else None
+        own = handles.get(alert.brand, ())
+        if mention is None or not own:
+            continue
+        reply = store.first_reply(mention.source, mention.external_id, authors=own)
+        if reply is not None:
+            _record_reply(outbox, mention.external_id, reply.mention)
 
 
 def score_pending(
     *,
     store: Store,
+    outbox: Outbox,
     scorer: Scorer,
     rule: MentionRule,
+    handles: Mapping[str, Collection[str]],
     batch_size: int,
     max_batches: int,
     now: datetime,
 ) -> ScoreResult:
     """Score up to ``max_batches`` batches of unscored mentions; each batch's scores and the
-    alerts they cause are stored in one transaction."""
+    alerts they cause are stored in one transaction. ``handles`` are each brand's own accounts."""
     scored = alerts = 0
     for _ in range(max_batches):
         pending = store.unscored(scorer.model_id, batch_size)
@@ -127,6 +150,7 @@ def score_pending(
         ]
         new_alerts = [a for p, s in zip(pending, sentiments, strict=True) if (a := rule(p, s))]
         scored += store.add_scores(scores, new_alerts)
+        _record_earlier_replies(store, outbox, handles, pending, new_alerts)
         alerts += len(new_alerts)
         if len(pending) < batch_size:
             break

@@ -6,7 +6,7 @@ classes are chosen in ``app`` alone. Each method's docstring is its contract.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -136,6 +136,13 @@ class Store(Protocol):
 
     def find_mention(self, source: str, external_id: str) -> StoredMention | None:
         """The mention with that identity, if stored."""
+        ...
+
+    def first_reply(
+        self, source: str, external_id: str, *, authors: Collection[str]
+    ) -> StoredMention | None:
+        """The earliest stored reply to (source, external_id) by one of ``authors`` (compared
+        case-insensitively, without '@'), if any."""
         ...
 
     def iter_mentions(

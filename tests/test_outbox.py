@@ -145,6 +145,19 @@ def test_stats_counts_and_response_times(outbox: SqlOutbox) -> None:
     assert outbox.stats(since=T0 + timedelta(days=1)) == {}
 
 
+def test_mention_response_time_runs_from_the_customers_post(
+    engine: Engine, outbox: SqlOutbox
+) -> None:
+    store = SqlStore(engine)
+    posted = T0 - timedelta(minutes=30)
+    store.add_batch("replay", QUERY, Batch(mentions=[mention(1, created_at=posted)]))
+    (m1,) = store.iter_mentions()
+    outbox.add_alerts([_alert(1, mention_id=m1.id)], now=T0)
+    outbox.record_reply("replay", "1", by="@AuroraAir", at=T0 + timedelta(minutes=5))
+    stats = outbox.stats(since=T0 - timedelta(days=1))["Aurora Air"]
+    assert stats["response_seconds"] == [35 * 60.0]
+
+
 def test_storm_state_counts_recent_mention_alerts(outbox: SqlOutbox) -> None:
     outbox.add_alerts([_alert(n) for n in range(1, 4)], now=T0)
     ids = [a.id for a in outbox.due(T0, 10)]

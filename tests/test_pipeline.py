@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 
 from listener.domain import Batch, BrandQuery, NewAlert, Sentiment, StoredMention
 from listener.errors import AuthError, RateLimited, SourceError, SourceUnavailable
-from listener.pipeline import backoff, collect_once, score_pending
+from listener.pipeline import ScoreResult, backoff, collect_once, score_pending
+from listener.store.outbox import SqlOutbox
 from listener.store.sql import SqlStore
 from tests.factories import QUERY, T0, mention, sentiment
 
@@ -131,15 +132,36 @@ def test_score_pending_scores_everything_once_and_writes_alerts(engine: Engine) 
             mention_id=m.id,
         )
 
-    result = score_pending(
-        store=store, scorer=KeywordScorer(), rule=rule, batch_size=3, max_batches=10, now=T0
+    outbox = SqlOutbox(engine)
+    # the brand answered complaint 1 in the same poll, before any alert existed
+    reply = mention(
+        100,
+        text="so sorry, DM us",
+        author="auroraAir",
+        in_reply_to="1",
+        created_at=T0 + timedelta(minutes=9),
     )
-    assert (result.scored, result.alerts) == (7, 3)
-    again = score_pending(
-        store=store, scorer=KeywordScorer(), rule=rule, batch_size=3, max_batches=10, now=T0
-    )
-    assert again.scored == 0
+    store.add_batch("replay", QUERY, Batch(mentions=[reply]))
+
+    def run() -> ScoreResult:
+        return score_pending(
+            store=store,
+            outbox=outbox,
+            scorer=KeywordScorer(),
+            rule=rule,
+            handles={"Aurora Air": ("AuroraAir",)},
+            batch_size=3,
+            max_batches=10,
+            now=T0,
+        )
+
+    assert (run().scored, store.counts()["alerts"]) == (8, 3)
+    assert run().scored == 0
     assert store.counts()["alerts"] == 3
+    acked = {(a.mention_id, a.acked_by, a.acked_at) for a in outbox.list() if a.acked_at}
+    first = store.find_mention("replay", "1")
+    assert first is not None
+    assert acked == {(first.id, "@auroraAir", T0 + timedelta(minutes=9))}
 
 
 def test_backoff_is_capped() -> None:

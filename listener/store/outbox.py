@@ -260,15 +260,19 @@ class SqlOutbox:
         return count, None if latest is None else as_utc(latest)
 
     def stats(self, *, since: datetime) -> dict[str, dict[str, Any]]:
-        """Per brand: counts by kind and by status, and first-response times in seconds (from
-        alert creation to ack or brand reply) as a list, for alerts created since ``since``."""
+        """Per brand: counts by kind and by status, and first-response times in seconds as a
+        list, for alerts created since ``since``. A mention alert's response time runs from the
+        customer's post (the CX metric); a spike's or digest's from the alert's creation."""
         counts = (
             select(alerts.c.brand, alerts.c.kind, alerts.c.status, func.count())
             .where(alerts.c.created_at >= since)
             .group_by(alerts.c.brand, alerts.c.kind, alerts.c.status)
         )
-        acked = select(alerts.c.brand, alerts.c.created_at, alerts.c.acked_at).where(
-            alerts.c.created_at >= since, alerts.c.acked_at.is_not(None)
+        started = func.coalesce(mentions.c.created_at, alerts.c.created_at)
+        acked = (
+            select(alerts.c.brand, started, alerts.c.acked_at)
+            .select_from(alerts.outerjoin(mentions, mentions.c.id == alerts.c.mention_id))
+            .where(alerts.c.created_at >= since, alerts.c.acked_at.is_not(None))
         )
         out: dict[str, dict[str, Any]] = {}
         with self._engine.connect() as conn:

@@ -8,7 +8,7 @@ for a (mention, model) pair that exists, an alert whose dedupe key exists) are n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -273,6 +273,26 @@ class SqlStore:
                     mentions.c.source == source, mentions.c.external_id == external_id
                 )
             ).first()
+        return None if row is None else _to_stored(row)
+
+    def first_reply(
+        self, source: str, external_id: str, *, authors: Collection[str]
+    ) -> StoredMention | None:
+        names = sorted({a.removeprefix("@").lower() for a in authors})
+        if not names:
+            return None
+        stmt = (
+            select(mentions)
+            .where(
+                mentions.c.source == source,
+                mentions.c.in_reply_to == external_id,
+                func.lower(mentions.c.author).in_(names),
+            )
+            .order_by(mentions.c.created_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
         return None if row is None else _to_stored(row)
 
     def iter_mentions(
