@@ -151,6 +151,8 @@ class AlertSettings(_Section):
     digest_interval: Duration = timedelta(minutes=2)
     """During a storm, at most one digest per brand per this interval."""
     digest_examples: int = Field(default=5, ge=1, le=20)
+    max_age: Duration = timedelta(hours=24)
+    """Mentions already older than this when collected (backfills, imports) never alert."""
     spike_window: Duration = timedelta(hours=1)
     spike_baseline_days: int = Field(default=7, ge=1, le=60)
     spike_min_volume: int = Field(default=20, ge=1)

@@ -35,6 +35,7 @@ class BrandPolicy:
     storm_window: timedelta = timedelta(minutes=10)
     digest_interval: timedelta = timedelta(minutes=2)
     digest_examples: int = 5
+    max_age: timedelta = timedelta(hours=24)
     spike_window: timedelta = timedelta(hours=1)
     spike_baseline_days: int = 7
     spike_min_volume: int = 20
@@ -86,7 +87,8 @@ class Decision:
 
 def judge_mention(mention: StoredMention, sentiment: Sentiment, policy: BrandPolicy) -> Decision:
     """Angry mention: P(negative) and anger both at or above their bars; authors with at least
-    ``high_reach`` followers get the lower high-reach bars. The brand's own posts never fire."""
+    ``high_reach`` followers get the lower high-reach bars. The brand's own posts never fire,
+    nor do mentions that were older than ``max_age`` when collected (backfills, imports)."""
     m = mention.mention
     negative = float(sentiment.probabilities.get("negative", 0.0))
     anger = sentiment.anger
@@ -103,6 +105,10 @@ def judge_mention(mention: StoredMention, sentiment: Sentiment, policy: BrandPol
     }
     if policy.is_own(m.author):
         return Decision(fired=False, reason="the brand's own account", details=details)
+    age = mention.collected_at - m.created_at
+    if age > policy.max_age:  # a backfill or an import of history: no one can act on it now
+        reason = f"already {age} old when collected (max_age {policy.max_age})"
+        return Decision(fired=False, reason=reason, details=details)
     fired = negative >= neg_bar and anger >= anger_bar
     parts = [
         f"negative {negative:.2f} {'≥' if negative >= neg_bar else '<'} {neg_bar:.2f}",

@@ -7,7 +7,8 @@ from typing import Any
 
 from listener.domain import BrandQuery, Mention, Sentiment
 
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+# Recent (alert rules ignore mentions that were old when collected) and on the hour (trend buckets).
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 QUERY = BrandQuery(brand="Aurora Air", query='"aurora air"', handles=("AuroraAir",))
 
 

@@ -75,3 +75,13 @@ def test_brand_overrides_replace_only_the_keys_they_set() -> None:
     assert aurora.storm_window == timedelta(minutes=30) and aurora.channel == "#aurora"
     assert aurora.handles == frozenset({"auroraair"})
     assert (nimbus.anger_threshold, nimbus.storm_window) == (0.7, timedelta(minutes=10))
+
+
+def test_mentions_already_old_when_collected_never_fire() -> None:
+    old = StoredMention(
+        id=1, mention=mention(1, created_at=T0 - timedelta(days=3)), collected_at=T0
+    )
+    decision = judge_mention(old, _s(0.99, 0.99), POLICY)
+    assert not decision.fired and "max_age 1 day, 0:00:00" in decision.reason
+    lenient = BrandPolicy(brand="Aurora Air", max_age=timedelta(days=7))
+    assert mention_alert(old, _s(0.99, 0.99), lenient) is not None
