@@ -114,6 +114,9 @@ class ReplaySettings(_Section):
     max_lines: int = Field(default=10_000, ge=1)
 
 
+SourceSettings = TwitterSettings | RedditSettings | ReplaySettings
+
+
 class SlackSettings(_Section):
     token: SecretStr | None = None
     webhook_url: SecretStr | None = None
@@ -211,7 +214,7 @@ class Settings(_Section):
             raise ValueError(f"brand names must be unique, repeated: {dupes}")
         return self
 
-    def sources(self) -> dict[str, BaseModel]:
+    def sources(self) -> dict[str, SourceSettings]:
         """The configured collector sections by kind (the collector module's name)."""
         found = {"twitter": self.twitter, "reddit": self.reddit, "replay": self.replay}
         return {kind: section for kind, section in found.items() if section is not None}

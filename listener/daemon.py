@@ -42,7 +42,7 @@ def build_jobs(app: App) -> list[Job]:
             func=partial(app.collect, kind, query.brand),
             interval=section.interval,
             stage="collect",
-        )  # type: ignore[attr-defined]
+        )
         for kind, section in app.settings.sources().items()
         for query in app.queries
     ]
