@@ -12,15 +12,16 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from listener.app import App
 from listener.config import load_settings
 from listener.daemon import run_once
 from listener.domain import utcnow
-from listener.emulators.corpus import sample_path
+from listener.emulators.corpus import format_x_time, sample_path
 from listener.emulators.reddit import RedditEmulator
 from listener.emulators.slack import SlackEmulator
-from listener.emulators.twitter import TwitterEmulator
+from listener.emulators.twitter import TwitterEmulator, snowflake
 
 BRANDS = """
 [[brands]]
@@ -66,6 +67,9 @@ auth_base = "{reddit_url}"
 token = "${{LISTENER_DEMO_SLACK_TOKEN}}"
 channel = "#social-alerts"
 api_base = "{slack_url}"
+
+[alerts]
+max_age = "6h"          # the sample spans 3 days: alert on the last hours only
 {BRANDS}"""
 
 
@@ -107,7 +111,64 @@ def run_demo(workdir: Path, echo: Callable[[str], None]) -> int:
             totals = run_once(app)
             echo("once: " + " ".join(f"{k}={v}" for k, v in sorted(totals.items())))
             _report(app, slack, echo)
-    return 0 if totals.get("failed_jobs", 0) == 0 else 1
+            seen = len(slack.messages)
+            x.add([live_tweet()])
+            echo("\n-- an angry customer posts now; the next cycle --")
+            again = run_once(app)
+            echo("once: " + " ".join(f"{k}={v}" for k, v in sorted(again.items())))
+            for message in slack.messages[seen:]:
+                echo(f"Slack {message.channel}:\n  " + "\n  ".join(_lines(message.blocks)))
+    failed = totals.get("failed_jobs", 0) + again.get("failed_jobs", 0)
+    return 0 if failed == 0 else 1
+
+
+def live_tweet() -> dict[str, object]:
+    """A furious Polish tweet from a high-reach author, posted now."""
+    now = utcnow()
+    tweet_id = snowflake(now)
+    return {
+        "id": tweet_id,
+        "edit_history_tweet_ids": [tweet_id],
+        "author_id": "990001",
+        "created_at": format_x_time(now),
+        "lang": "pl",
+        "conversation_id": tweet_id,
+        "text": "@NordlysMobile trzeci dzień bez zasięgu, a infolinia rozłącza się po minucie. "
+        "Żądam zwrotu pieniędzy i zrywam umowę, NIGDY więcej! <!channel>",
+        "public_metrics": {
+            "retweet_count": 41,
+            "reply_count": 12,
+            "like_count": 230,
+            "quote_count": 5,
+            "bookmark_count": 0,
+            "impression_count": 51000,
+        },
+        "author": {
+            "id": "990001",
+            "username": "kasia_podroze",
+            "name": "Kasia w podróży",
+            "verified": True,
+            "public_metrics": {
+                "followers_count": 48200,
+                "following_count": 310,
+                "tweet_count": 8800,
+                "listed_count": 40,
+            },
+        },
+    }
+
+
+def _lines(blocks: list[dict[str, Any]]) -> list[str]:
+    """The visible text of Block Kit blocks, one line per block."""
+    out = []
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            out.append(str(text.get("text", "")))
+        for element in block.get("elements", []) or []:
+            if isinstance(element, dict) and "text" in element:
+                out.append(str(element["text"]))
+    return [line.replace("\n", " ") for line in out if line]
 
 
 def _report(app: App, slack: SlackEmulator, echo: Callable[[str], None]) -> None:

@@ -57,8 +57,9 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str, log_forma
 def _register() -> None:
     from listener.cli.alerts import alerts
     from listener.cli.core import check_config, db, demo, export, once, run
+    from listener.cli.model import model, rescore, score
 
-    for command in (check_config, once, run, db, export, demo, alerts):
+    for command in (check_config, once, run, db, export, demo, alerts, score, model, rescore):
         main.add_command(command)
 
 

