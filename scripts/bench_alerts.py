@@ -93,8 +93,10 @@ def main() -> None:
             before = len(emulator.messages)
             score_pending(
                 store=store,
+                outbox=outbox,
                 scorer=ConstantScorer(),
                 rule=alerting.mention_alert,
+                handles={},
                 batch_size=256,
                 max_batches=1,
                 now=utcnow(),

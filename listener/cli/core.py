@@ -83,6 +83,7 @@ def run(state: CliState) -> None:
     """Run the daemon until SIGTERM/SIGINT."""
     app = state.app()
     app.upgrade()
+    app.scorer  # noqa: B018 -- load the model now: a broken one fails at start, not at 1st poll
     run_forever(app)
 
 
