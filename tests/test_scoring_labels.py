@@ -13,6 +13,7 @@ import pytest
 from listener.domain import LABELS
 from listener.errors import ModelError
 from listener.scoring.labels import resolve_label_map
+from tests.factories import tiny_model
 
 
 def test_label_names_are_matched_case_insensitively() -> None:
@@ -34,44 +35,10 @@ def test_overrides_win_and_unknown_labels_are_named() -> None:
         resolve_label_map(stars, {"1 star": "furious"})
 
 
-def _tiny_hf_model(path: Path) -> Path:
-    """A random 1-layer BERT classifier with default LABEL_i names and a word-level tokenizer."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
-
-    words = ["[UNK]", "[PAD]", "[CLS]", "[SEP]", "good", "bad", "coffee", "awful", "great"]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-    ).save_pretrained(path)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(words),
-        hidden_size=8,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=16,
-        max_position_embeddings=64,
-        num_labels=3,
-        pad_token_id=1,
-    )
-    BertForSequenceClassification(config).save_pretrained(path)
-    return path
-
-
 def test_any_local_hf_model_with_default_label_names_scores(tmp_path: Path) -> None:
     from listener.scoring.factory import build_scorer
 
-    model_dir = _tiny_hf_model(tmp_path / "tiny")
+    model_dir = tiny_model(tmp_path / "tiny")  # default LABEL_0..2 names
     scorer = build_scorer(
         name=str(model_dir),
         labels={},
