@@ -188,8 +188,20 @@ class BrandSettings(_Section):
     subreddits: list[NonEmpty] = Field(default_factory=list)
     handles: list[NonEmpty] = Field(default_factory=list)
     slack_channel: str | None = None
+
     alerts: AlertSettings | None = None
     """Per-brand overrides of ``[alerts]``: only the keys written here replace the defaults."""
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        from listener.query import parse
+
+        try:
+            parse(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).split("query: ", 1)[-1]) from None
+        return value
 
 
 class Settings(_Section):
@@ -207,11 +219,19 @@ class Settings(_Section):
     """The file these settings came from (relative paths in it are resolved against its folder)."""
 
     @model_validator(mode="after")
-    def _unique_brands(self) -> Settings:
+    def _brands(self) -> Settings:
         names = [b.name.casefold() for b in self.brands]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"brand names must be unique, repeated: {dupes}")
+        if self.twitter is not None:  # X caps the compiled query's length
+            from listener.query import parse, to_twitter
+
+            for i, brand in enumerate(self.brands):
+                try:
+                    to_twitter(parse(brand.query), brand.languages, brand=brand.name)
+                except ConfigError as exc:
+                    raise ValueError(f"brands[{i}]({brand.name}).query: {exc}") from None
         return self
 
     def sources(self) -> dict[str, SourceSettings]:
@@ -264,13 +284,15 @@ def _key_path(location: tuple[int | str, ...], data: Any) -> str:
 
 def _describe(error: Mapping[str, Any], data: Any) -> str:
     location = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-    key = _key_path(location, data) or "(top level)"
+    key = _key_path(location, data)
     kind = error["type"]
     if kind == "missing":
         return f"{key}: required key is missing"
     if kind == "extra_forbidden":
         return f"{key}: unknown key (check the spelling; see README 'Configuration')"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if not key:  # a check across sections: the message names its keys itself
+        return message
     if "input" in error and not isinstance(error["input"], dict | list) and "secret" not in key:
         return f"{key}: {message} (got {error['input']!r})"
     return f"{key}: {message}"

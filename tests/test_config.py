@@ -49,6 +49,16 @@ CASES = {
         GOOD.replace("TEST_TW_TOKEN", "TEST_TW_UNSET"),
         "twitter.bearer_token: environment variable TEST_TW_UNSET is not set",
     ),
+    "unbalanced query": (
+        '[[brands]]\nname = "X"\nquery = "(aurora air"\n',
+        "brands[0](X).query: a '(' is never closed",
+    ),
+    "query too long for X": (
+        GOOD.replace(
+            "'\"aurora air\" OR @AuroraAir'", "'" + " OR ".join(f"w{i}" for i in range(130)) + "'"
+        ),
+        "brands[0](Aurora Air).query: brand 'Aurora Air': query compiles to",
+    ),
     "bad toml": ("[storage\nurl=1", "not valid TOML"),
     "slack both ways": (
         '[slack]\ntoken="${TEST_TW_TOKEN}"\nwebhook_url="https://hooks.example/x"\n',
