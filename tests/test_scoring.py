@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from listener.domain import LABELS, Mention, Score, StoredMention
+from listener.cli import main
+from listener.domain import LABELS, Batch, Score, utcnow
 from listener.scoring.bundled import BUNDLED_NAME, bundled_model_id, ensure_bundled
 from listener.scoring.transformer import TransformerScorer
+from listener.store.db import connect, upgrade
+from listener.store.sql import SqlStore
+from tests.factories import QUERY, mention
 
 
 @pytest.fixture(scope="session")
@@ -111,105 +112,72 @@ def test_assembled_directory_is_a_normal_hf_model(model_dir: Path) -> None:
     assert not list(model_dir.parent.glob(f".{model_dir.name}.*"))  # no leftover temp dirs
 
 
-def _state(cache_dir: str, app: Any = None) -> SimpleNamespace:
-    settings = SimpleNamespace(
-        name=BUNDLED_NAME,
-        labels={},
-        batch_size=8,
-        max_length=128,
-        quantize=True,
-        threads=2,
-        cache_dir=cache_dir,
+def _config(tmp_path: Path, cache_dir: str) -> str:
+    path = tmp_path / "listener.toml"
+    path.write_text(
+        f"""
+[storage]
+url = "sqlite:///{tmp_path / "listener.db"}"
+[model]
+name = "{BUNDLED_NAME}"
+threads = 2
+batch_size = 8
+cache_dir = "{cache_dir}"
+[[brands]]
+name = "Aurora Air"
+query = "aurora"
+""",
+        encoding="utf-8",
     )
-    return SimpleNamespace(model_settings=lambda: settings, app=lambda: app)
+    return str(path)
 
 
-def test_score_command_prints_json_lines_in_order(cache_dir: str, model_dir: Path) -> None:
-    from listener.cli.model import score
-
+def test_score_command_prints_json_lines_in_order(
+    tmp_path: Path, cache_dir: str, model_dir: Path
+) -> None:
     runner = CliRunner()
+    config = _config(tmp_path, cache_dir)
     texts = ["Great service, thank you!", "Terrible, I want my money back!", ""]
-    result = runner.invoke(score, texts, obj=_state(cache_dir))
+    result = runner.invoke(main, ["--config", config, "score", *texts])
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.splitlines()]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["label"] for line in lines[:2]] == ["positive", "negative"]
     assert len(lines) == 3
     assert set(lines[0]) == {"label", "probabilities", "anger", "lang"}
-    piped = runner.invoke(score, [], input="\n".join(texts[:2]) + "\n", obj=_state(cache_dir))
-    assert [json.loads(x)["label"] for x in piped.output.splitlines()] == ["positive", "negative"]
+    piped = runner.invoke(main, ["--config", config, "score"], input="\n".join(texts[:2]) + "\n")
+    assert [json.loads(x)["label"] for x in piped.stdout.splitlines()] == ["positive", "negative"]
 
 
-def test_model_path_prints_the_assembled_directory(cache_dir: str, model_dir: Path) -> None:
-    from listener.cli.model import model
-
-    result = CliRunner().invoke(model, ["path"], obj=_state(cache_dir))
+def test_model_path_prints_the_assembled_directory(
+    tmp_path: Path, cache_dir: str, model_dir: Path
+) -> None:
+    result = CliRunner().invoke(main, ["--config", _config(tmp_path, cache_dir), "model", "path"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == str(model_dir)
-
-
-class _Store:
-    """A store holding mentions and scores in memory, keeping one row per (mention, model)."""
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        at = datetime(2024, 1, 1, tzinfo=UTC)
-        self.mentions = [
-            StoredMention(
-                id=i + 1,
-                mention=Mention(
-                    source="replay",
-                    external_id=str(i),
-                    brand="acme",
-                    text=t,
-                    author="a",
-                    created_at=at,
-                ),
-                collected_at=at,
-            )
-            for i, t in enumerate(texts)
-        ]
-        self.scores: dict[tuple[int, str], Score] = {}
-
-    def iter_mentions(
-        self, *, brand: str | None = None, since: datetime | None = None
-    ) -> Iterator[StoredMention]:
-        return iter([m for m in self.mentions if brand in (None, m.mention.brand)])
-
-    def latest_scores(self, ids: Sequence[int]) -> dict[int, Score]:
-        out: dict[int, Score] = {}
-        for (mid, _), s in self.scores.items():
-            if mid in ids and (mid not in out or s.scored_at >= out[mid].scored_at):
-                out[mid] = s
-        return out
-
-    def add_scores(self, scores: Sequence[Score], alerts: Sequence[Any] = ()) -> int:
-        new = [s for s in scores if (s.mention_id, s.model) not in self.scores]
-        self.scores.update({(s.mention_id, s.model): s for s in new})
-        return len(new)
+    assert result.stdout.strip() == str(model_dir)
 
 
 def test_rescore_adds_rows_for_the_model_and_keeps_old_ones(
-    cache_dir: str, scorer: TransformerScorer
+    tmp_path: Path, cache_dir: str, scorer: TransformerScorer
 ) -> None:
-    from listener.cli.model import rescore
+    config = _config(tmp_path, cache_dir)
+    engine = connect(f"sqlite:///{tmp_path / 'listener.db'}")
+    upgrade(engine)
+    store = SqlStore(engine)
+    now = utcnow()
+    texts = ["Love it", "Hate it", "It exists"]
+    items = [mention(n, text=t, created_at=now - timedelta(days=n)) for n, t in enumerate(texts)]
+    store.add_batch("replay", QUERY, Batch(mentions=items))
+    first_id = store.unscored("old@0", 1)[0].id
+    old = Score(mention_id=first_id, model="old@0", sentiment=scorer.score(["x"])[0], scored_at=now)
+    store.add_scores([old])
 
-    store = _Store(["Love it", "Hate it", "It exists"])
-    old = scorer.score(["x"])[0]
-    store.add_scores(
-        [
-            Score(
-                mention_id=1,
-                model="old@0",
-                sentiment=old,
-                scored_at=datetime(2024, 1, 2, tzinfo=UTC),
-            )
-        ]
-    )
-    app = SimpleNamespace(store=store, scorer=scorer)
-    first = CliRunner().invoke(rescore, ["--since", "30d"], obj=_state(cache_dir, app))
+    first = CliRunner().invoke(main, ["--config", config, "rescore", "--since", "30d"])
     assert first.exit_code == 0, first.output
-    assert "added 3 scores" in first.output
-    assert ("1", "old@0") not in store.scores and (1, "old@0") in store.scores
-    assert {m for (_, m) in store.scores} == {"old@0", scorer.model_id}
-    again = CliRunner().invoke(rescore, [], obj=_state(cache_dir, app))
-    assert "already have scores" in again.output
-    assert len(store.scores) == 4
+    assert "added 3 scores" in first.stdout
+    latest = store.latest_scores([first_id])
+    assert latest[first_id].model == scorer.model_id
+    assert store.counts()["scores"] == 4  # the old row is kept
+    again = CliRunner().invoke(main, ["--config", config, "rescore"])
+    assert "already have scores" in again.stdout
+    assert store.counts()["scores"] == 4
+    engine.dispose()

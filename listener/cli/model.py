@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from listener.domain import Score, Sentiment, StoredMention, as_utc, utcnow
-from listener.errors import ListenerError
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +98,11 @@ def score(ctx: click.Context, texts: tuple[str, ...]) -> None:
     """Score TEXTS (or, with none, one text per line of stdin): one JSON line each, in order."""
     from listener.scoring.factory import build_scorer
 
-    try:
-        scorer = build_scorer(**_model_kwargs(ctx))
-        batches = [list(texts)] if texts else _chunks(sys.stdin, STDIN_CHUNK)
-        for batch in batches:
-            for sentiment in scorer.score(batch):
-                click.echo(sentiment_json(sentiment))
-    except ListenerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    scorer = build_scorer(**_model_kwargs(ctx))
+    batches = [list(texts)] if texts else _chunks(sys.stdin, STDIN_CHUNK)
+    for batch in batches:
+        for sentiment in scorer.score(batch):
+            click.echo(sentiment_json(sentiment))
 
 
 @click.group("model")
@@ -121,10 +117,7 @@ def model_path(ctx: click.Context) -> None:
     from listener.scoring.factory import local_snapshot
 
     kw = _model_kwargs(ctx)
-    try:
-        click.echo(str(local_snapshot(kw["name"], kw["cache_dir"])))
-    except ListenerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    click.echo(str(local_snapshot(kw["name"], kw["cache_dir"])))
 
 
 @model.command("install")
@@ -135,10 +128,7 @@ def model_install(ctx: click.Context) -> None:
 
     kw = _model_kwargs(ctx)
     started = time.monotonic()
-    try:
-        path = ensure_bundled(kw["cache_dir"], BUNDLED_NAME, quiet=True)
-    except ListenerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    path = ensure_bundled(kw["cache_dir"], BUNDLED_NAME, quiet=True)
     click.echo(f"{path} ({time.monotonic() - started:.1f} s)")
 
 
@@ -174,27 +164,24 @@ def rescore(ctx: click.Context, since: str | None, brand: str | None) -> None:
     from tqdm import tqdm
 
     since_at = parse_since(since) if since else None
-    try:
-        app = ctx.obj.app()
-        store, scorer = app.store, app.scorer
-        model_id = scorer.model_id
-        added = seen = skipped = 0
-        mentions = store.iter_mentions(brand=brand, since=since_at)
-        with tqdm(unit="mention", desc=f"rescoring with {model_id}", file=sys.stderr) as bar:
-            for todo, already in _pending(mentions, store, model_id, RESCORE_BATCH):
-                seen += len(todo) + already
-                skipped += already
-                if todo:
-                    sentiments = scorer.score([m.mention.text for m in todo])
-                    at = utcnow()
-                    rows = [
-                        Score(mention_id=m.id, model=model_id, sentiment=s, scored_at=at)
-                        for m, s in zip(todo, sentiments, strict=True)
-                    ]
-                    added += store.add_scores(rows)
-                bar.update(len(todo) + already)
-    except ListenerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    app = ctx.obj.app()
+    app.upgrade()
+    store, scorer = app.store, app.scorer
+    model_id = scorer.model_id
+    added = seen = 0
+    mentions = store.iter_mentions(brand=brand, since=since_at)
+    with tqdm(unit="mention", desc=f"rescoring with {model_id}", file=sys.stderr) as bar:
+        for todo, already in _pending(mentions, store, model_id, RESCORE_BATCH):
+            seen += len(todo) + already
+            if todo:
+                sentiments = scorer.score([m.mention.text for m in todo])
+                at = utcnow()
+                rows = [
+                    Score(mention_id=m.id, model=model_id, sentiment=s, scored_at=at)
+                    for m, s in zip(todo, sentiments, strict=True)
+                ]
+                added += store.add_scores(rows)
+            bar.update(len(todo) + already)
     log.info("rescore: %d mentions, %d scores added by %s", seen, added, model_id)
     if seen == 0:
         click.echo("no stored mentions match: nothing to rescore")
