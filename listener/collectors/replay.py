@@ -20,12 +20,16 @@ import glob
 import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from listener.config import ReplaySettings
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, as_utc
 from listener.errors import PayloadError, SourceUnavailable
+
+if TYPE_CHECKING:
+    from listener.query import Node
 
 MAX_LINE_BYTES = 1_000_000
 Matcher = Callable[[BrandQuery, str, str | None], bool]
@@ -91,9 +95,16 @@ def parse_line(line: bytes, *, default_brand: str) -> Mention:
 
 
 def _query_matcher(query: BrandQuery, text: str, lang: str | None) -> bool:
-    from listener.query import matches, parse
+    from listener.query import matches
 
-    return matches(parse(query.query), text, lang)
+    return matches(_parsed(query.query), text, lang)
+
+
+@lru_cache(maxsize=256)
+def _parsed(query: str) -> Node:
+    from listener.query import parse
+
+    return parse(query)  # once per query, not once per line
 
 
 class ReplayCollector:
