@@ -325,6 +325,11 @@ def load_settings(path: Path, *, env: Mapping[str, str] | None = None) -> Settin
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     settings = parse_settings(text, file=str(path), env=env)
     settings = settings.model_copy(update={"source_path": path.resolve()})
+    url = settings.storage.url
+    prefix, _, rest = url.partition(":///")
+    if prefix.startswith("sqlite") and rest and not rest.startswith(("/", ":memory:")):
+        storage = StorageSettings(url=f"{prefix}:///{settings.resolve(rest)}")
+        settings = settings.model_copy(update={"storage": storage})
     if settings.replay is not None:
         paths = [str(settings.resolve(p)) for p in settings.replay.paths]
         settings = settings.model_copy(

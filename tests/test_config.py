@@ -100,6 +100,7 @@ def test_good_config_expands_secrets_and_resolves_paths(
     path = tmp_path / "good.toml"
     path.write_text(GOOD + '\n[replay]\npaths = ["data/*.jsonl"]\n', encoding="utf-8")
     settings = load_settings(path)
+    assert settings.storage.url == f"sqlite:///{tmp_path / 'listener.db'}"
     assert settings.twitter is not None
     assert settings.twitter.bearer_token.get_secret_value() == "s3cr3t-token-value"
     assert "s3cr3t" not in repr(settings)
