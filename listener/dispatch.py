@@ -84,6 +84,7 @@ class Dispatcher:
                 sentiment=sentiment,
                 channel=self.policy(alert.brand).channel,
                 examples=self._examples(alert),
+                command_prefix=self._command_prefix,
             )
             if not self._send(alert, message, now, counts):
                 break

@@ -70,6 +70,8 @@ class AlertMessage:
     channel: str | None = None
     examples: Sequence[StoredMention] = ()
     """For digests: the top mentions folded into it."""
+    command_prefix: str = "listener"
+    """How the team runs the CLI (``listener --config FILE``), for the commands shown."""
 
 
 @runtime_checkable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -114,3 +115,10 @@ def test_console_prints_one_readable_line() -> None:
     assert line.startswith(
         "[ALERT mention #3] Aurora Air: @user1 (42 followers, replay) 'bad flight'"
     )
+
+
+def test_the_ack_command_shown_is_the_teams_own() -> None:
+    message = replace(_message(), command_prefix="listener --config /etc/listener/prod.toml")
+    rendered = render(message)
+    shown = json.dumps(rendered.blocks, ensure_ascii=False)
+    assert "`listener --config /etc/listener/prod.toml alerts ack 3`" in shown

@@ -118,7 +118,8 @@ def render(message: AlertMessage) -> Rendered:
         )
         blocks.append(_context(f"*{s.label}* ({probs}) · anger *{s.anger:.2f}*"))
     blocks.append(_section(f"*Why it fired:* {escape(alert.reason)}"))
-    blocks.append(_context(f"alert #{alert.id} · ack: `listener alerts ack {alert.id}`"))
+    ack = f"{message.command_prefix} alerts ack {alert.id}"
+    blocks.append(_context(f"alert #{alert.id} · ack: `{escape(ack)}`"))
     author = f" @{message.mention.mention.author}" if message.mention else ""
     fallback = f"{head}{escape(author)}: {clip(text, 300)}"
     return Rendered(text=fallback[:FALLBACK_LIMIT], blocks=blocks)
@@ -143,5 +144,6 @@ def _digest(message: AlertMessage) -> Rendered:
     for example in message.examples[:20]:
         quote = _quote(example.mention.text, 600)
         blocks.append(_section(f"{quote}\n{_who(example)}"))
-    blocks.append(_context(f"digest #{alert.id} · ack all: `listener alerts ack {alert.id}`"))
+    ack = f"{message.command_prefix} alerts ack {alert.id}"
+    blocks.append(_context(f"digest #{alert.id} · ack all: `{escape(ack)}`"))
     return Rendered(text=f"{head} (digest)", blocks=blocks[:50])
