@@ -284,3 +284,24 @@ def test_sample_corpus_round_trips_every_language_byte_for_byte() -> None:
         assert mention.text.encode("utf-8") == original.encode("utf-8")
     assert any(len(m.text) > 5000 for m in got.values())
     assert any("&lt;" in m.text for m in got.values())  # typed by the user: kept as is
+
+
+def test_a_private_subreddit_is_left_out_and_the_others_still_read() -> None:
+    emu = RedditEmulator(client_secret=SECRET, closed=["secretclub"]).start()
+    try:
+        emu.add(things(5, time.time() - 600))
+        query = BrandQuery(
+            brand="Nordlys Mobile", query="Nordlys", subreddits=("telco", "secretclub")
+        )
+        reddit = collector(emu)
+        first = reddit.collect(query, None)
+        assert {m.external_id for m in first.mentions} >= {f"t3_p{i}" for i in range(5)}
+        combined = len(emu.received("/r/telco+secretclub/"))
+        second = reddit.collect(query, first.cursor)  # remembered: no combined request again
+        assert second.mentions == [] and len(emu.received("/r/telco+secretclub/")) == combined
+        lonely = BrandQuery(brand="X", query="Nordlys", subreddits=("secretclub",))
+        with pytest.raises((AuthError, SourceUnavailable)) as err:
+            reddit.collect(lonely, None)
+        assert "secretclub" in str(err.value) or "403" in str(err.value)
+    finally:
+        emu.stop()

@@ -20,6 +20,7 @@ fails, the listings read so far are returned and the failed one keeps its old hi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from listener.config import RedditSettings
 
 log = logging.getLogger(__name__)
+CLOSED_RECHECK = 3600.0
+"""Seconds before a subreddit found closed is tried again."""
 
 
 class RedditCollector:
@@ -70,6 +73,8 @@ class RedditCollector:
         self._seen_max = seen_max
         self._transport = Transport(timeout=timeout)
         self._reddit: Any = None
+        self._closed: dict[str, float] = {}
+        """Subreddits found private, banned or missing (casefolded) -> when (monotonic)."""
         register_secrets(client_secret)
         guard("prawcore", "praw", "urllib3.connectionpool")
 
@@ -91,9 +96,54 @@ class RedditCollector:
         return self._reddit
 
     def collect(self, query: BrandQuery, cursor: str | None) -> Batch:
-        """One poll of the brand's three listings (Collector contract)."""
+        """One poll of the brand's three listings (Collector contract).
+
+        Reddit answers a combined ``/r/a+b/...`` listing with 403/404 when one of the
+        subreddits is private, banned or gone: then each is probed, the closed ones are left
+        out (logged, rechecked after an hour) and the poll goes on with the others.
+        """
+        subreddits = self._open(query)
+        try:
+            return self._collect(query, subreddits, cursor)
+        except (AuthError, SourceUnavailable):
+            closed = self._probe(subreddits) if len(subreddits) > 1 else []
+            if not closed:
+                raise
+            log.warning(
+                "reddit %s: leaving out closed subreddits %s (private, banned or missing)",
+                query.brand,
+                ", ".join(f"r/{s}" for s in closed),
+            )
+            return self._collect(query, self._open(query), cursor)
+
+    def _open(self, query: BrandQuery) -> list[str]:
+        now = time.monotonic()
+        self._closed = {s: t for s, t in self._closed.items() if now - t < CLOSED_RECHECK}
+        subreddits = [s for s in query.subreddits if s.casefold() not in self._closed]
+        if query.subreddits and not subreddits:
+            raise SourceUnavailable(
+                f"every subreddit of {query.brand!r} is private, banned or missing: "
+                + ", ".join(f"r/{s}" for s in query.subreddits)
+            )
+        return subreddits
+
+    def _probe(self, subreddits: list[str]) -> list[str]:
+        """The subreddits that answer 403/404 on their own (marked closed)."""
+        closed = []
+        for sub in subreddits:
+            try:
+                self._praw().request(method="GET", path=f"/r/{sub}/new", params={"limit": "1"})
+            except HttpFailure as exc:
+                if exc.status in (403, 404):
+                    closed.append(sub)
+                    self._closed[sub.casefold()] = time.monotonic()
+            except Exception:  # the probe only looks for closed subreddits: other errors
+                continue  # are the original failure's business, raised by the caller
+        return closed
+
+    def _collect(self, query: BrandQuery, subreddits: list[str], cursor: str | None) -> Batch:
         ast = parse(query.query, brand=query.brand)
-        subs = "+".join(query.subreddits) or "all"
+        subs = "+".join(subreddits) or "all"
         search = {
             "q": to_reddit(ast),
             "sort": "new",
@@ -101,12 +151,12 @@ class RedditCollector:
             "t": "week",
             "type": "link",
         }
-        if query.subreddits:
+        if subreddits:
             search["restrict_sr"] = "on"
         listings: list[tuple[str, str, dict[str, str], Node | None]] = [
             ("search", f"/r/{subs}/search", search, None)
         ]
-        if query.subreddits:
+        if subreddits:
             listings += [
                 ("new", f"/r/{subs}/new", {}, ast),
                 ("comments", f"/r/{subs}/comments", {}, ast),

@@ -47,6 +47,7 @@ class RedditEmulator(Emulator):
         client_secret: str = "emulator-secret",
         rate_limit: int = 100_000,
         window: int = 600,
+        closed: Iterable[str] = (),
         port: int = 0,
     ) -> None:
         super().__init__(port=port)
@@ -54,6 +55,8 @@ class RedditEmulator(Emulator):
         self.client_secret = client_secret
         self.rate_limit = rate_limit
         self.window = window
+        self.closed = {s.casefold() for s in closed}
+        """Private or banned subreddits: any listing that names one answers 403, as Reddit does."""
         self.tokens: set[str] = set()
         self._things: list[dict[str, Any]] = []
         self._resurfaced: list[str] = []
@@ -135,6 +138,12 @@ class RedditEmulator(Emulator):
         if len(parts) != 3 or parts[2] not in ("search", "new", "comments"):
             return Response.json({"message": "Not Found", "error": 404}, status=404, headers=rate)
         subs = {s.casefold() for s in parts[1].split("+")}
+        if subs & self.closed:
+            return Response.json(
+                {"message": "Forbidden", "error": 403, "reason": "private"},
+                status=403,
+                headers=rate,
+            )
         try:
             items = self._select(parts[2], subs, request)
         except ValueError as exc:
