@@ -181,3 +181,32 @@ def test_rescore_adds_rows_for_the_model_and_keeps_old_ones(
     assert "already have scores" in again.stdout
     assert store.counts()["scores"] == 4
     engine.dispose()
+
+
+SAMPLE = [
+    *(text for text, _ in CLEAR),
+    "",
+    "   ",
+    "  double  spaces \t tabs\nand\r\nnewlines ",
+    "👨\u200d👩\u200d👧 emoji + ZWJ 😀😀 𝕳𝖊𝖑𝖑𝖔",
+    "שלום עולם, מה שלומך?",
+    "中文测试，日本語のテキスト、한국어 ＡＢＣ ｶﾀｶﾅ ﬁ ½ e\u0301",
+    "Coachella dates are out.... Eyyyyyy hahahaha !!!!!! xxxxxxxxxxxxxxx",
+    "<s>special</s> tokens<mask>inside ﹤s﹥ \u200b\u200bzero \x01ctrl",
+    "long text " * 300,
+]
+
+
+def test_sentencepiece_encoder_gives_the_tokenizer_json_ids(model_dir: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from listener.scoring.encoder import load_encoder
+    from listener.scoring.spm_tokenizer import SentencePieceEncoder
+
+    encoder = load_encoder(model_dir)
+    assert isinstance(encoder._backend, SentencePieceEncoder)
+    reference = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    for max_length in (128, 512):
+        reference.enable_truncation(max_length)
+        expected = [e.ids for e in reference.encode_batch(SAMPLE)]
+        assert encoder.encode(SAMPLE, max_length) == expected

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 ARTEFACT_FILE = "artefact.json"
 WEIGHTS_FILE = "weights.safetensors"
 ANGER_FILE = "anger.safetensors"
-ASSEMBLY_FORMAT = 2
+ASSEMBLY_FORMAT = 3
 """Bumped whenever assembly writes something different, so caches from older code are redone."""
 MARKER_FILE = "listener_model.json"
 """Written last into an assembled directory: its presence means the directory is complete."""
@@ -126,6 +126,9 @@ def assemble(artefact_dir: Path, dest: Path, *, image_path: Path | None = None) 
         build_tokenizer(image, model_max_length=int(meta.get("max_length", 512))).save_pretrained(
             tmp
         )
+        from listener.scoring.spm_tokenizer import write_sentencepiece
+
+        write_sentencepiece(image, tmp)
         from listener.scoring.q4embedding import Q4_FILE, packed_word_embeddings
 
         save_file(packed_word_embeddings(image), str(tmp / Q4_FILE))
