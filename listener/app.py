@@ -31,14 +31,8 @@ log = logging.getLogger(__name__)
 class App:
     """Every component of a running listener, built from one Settings."""
 
-    def __init__(
-        self, settings: Settings, *, scorer: Scorer | None = None, notifier: Notifier | None = None
-    ) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        if scorer is not None:
-            self.__dict__["scorer"] = scorer
-        if notifier is not None:
-            self.__dict__["notifier"] = notifier
 
     @cached_property
     def engine(self) -> Engine:
@@ -120,8 +114,9 @@ class App:
         ]
 
     def query(self, brand: str) -> BrandQuery:
+        """The configured brand named ``brand`` (case-insensitive)."""
         for query in self.queries:
-            if query.brand == brand:
+            if query.brand.casefold() == brand.casefold():
                 return query
         raise ConfigError(f"no brand named {brand!r} in the config")
 

@@ -120,7 +120,8 @@ def _record_earlier_replies(
         own = handles.get(alert.brand, ())
         if mention is None or not own:
             continue
-        reply = store.first_reply(mention.source, mention.external_id, authors=own)
+        authors = {normalize_handle(h) for h in own}
+        reply = store.first_reply(mention.source, mention.external_id, authors=authors)
         if reply is not None:
             _record_reply(outbox, mention.external_id, reply.mention)
 

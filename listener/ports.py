@@ -143,8 +143,8 @@ class Store(Protocol):
     def first_reply(
         self, source: str, external_id: str, *, authors: Collection[str]
     ) -> StoredMention | None:
-        """The earliest stored reply to (source, external_id) by one of ``authors`` (compared
-        case-insensitively, without '@'), if any."""
+        """The earliest stored reply to (source, external_id) by one of ``authors`` (bare
+        account names, no '@'; compared case-insensitively), if any."""
         ...
 
     def iter_mentions(

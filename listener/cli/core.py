@@ -162,16 +162,9 @@ def export(
     """Export a brand's mentions with their latest scores."""
     app = state.app()
     app.upgrade()
-    name = app.query(_canonical(state, brand)).brand
+    name = app.query(brand).brand
     count = write_export(app.store.export(brand=name, since=since), fmt, output or sys.stdout)
     click.echo(f"exported {count} mentions of {name}", err=True)
-
-
-def _canonical(state: CliState, brand: str) -> str:
-    for b in state.settings().brands:
-        if b.name.casefold() == brand.casefold():
-            return b.name
-    return brand
 
 
 @click.command()

@@ -278,7 +278,7 @@ class SqlStore:
     def first_reply(
         self, source: str, external_id: str, *, authors: Collection[str]
     ) -> StoredMention | None:
-        names = sorted({a.removeprefix("@").lower() for a in authors})
+        names = sorted({a.lower() for a in authors})
         if not names:
             return None
         stmt = (
