@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from listener.cli import main
 from listener.domain import LABELS, Batch, Score, utcnow
+from listener.scoring.assemble import MARKER_FILE
 from listener.scoring.bundled import BUNDLED_NAME, bundled_model_id, ensure_bundled
 from listener.scoring.transformer import TransformerScorer
 from listener.store.db import connect, upgrade
@@ -156,6 +157,24 @@ def test_model_path_prints_the_assembled_directory(
     assert result.stdout.strip() == str(model_dir)
 
 
+def test_model_install_removes_earlier_assemblies_only(
+    tmp_path: Path, cache_dir: str, model_dir: Path
+) -> None:
+    older = model_dir.parent / f"{BUNDLED_NAME}-0.9-0123456789ab"
+    older.mkdir()
+    (older / MARKER_FILE).write_text("{}", encoding="utf-8")
+    in_progress = model_dir.parent / f".{BUNDLED_NAME}-0.9-0123456789ab.tmp"
+    in_progress.mkdir()
+    result = CliRunner().invoke(
+        main, ["--config", _config(tmp_path, cache_dir), "model", "install"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"removed {older}" in result.output
+    assert not older.exists()
+    assert in_progress.is_dir() and (model_dir / MARKER_FILE).is_file()
+    in_progress.rmdir()
+
+
 def test_rescore_adds_rows_for_the_model_and_keeps_old_ones(
     tmp_path: Path, cache_dir: str, scorer: TransformerScorer
 ) -> None:
@@ -210,3 +229,4 @@ def test_sentencepiece_encoder_gives_the_tokenizer_json_ids(model_dir: Path) -> 
         reference.enable_truncation(max_length)
         expected = [e.ids for e in reference.encode_batch(SAMPLE)]
         assert encoder.encode(SAMPLE, max_length) == expected
+

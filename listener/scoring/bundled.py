@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -75,3 +76,16 @@ def ensure_bundled(
             file=sys.stderr,
         )
     return assemble(artefact_dir(name), dest)
+
+
+def prune_assembled(keep: Path, name: str = BUNDLED_NAME) -> list[Path]:
+    """Delete the other assembled versions of ``name`` beside ``keep`` (left by earlier
+    releases; about 0.5 GB each) and return them. Only complete assemblies (marker file
+    present) are touched: another process may be assembling into a temporary directory."""
+    removed: list[Path] = []
+    for path in sorted(keep.parent.glob(f"{name}-*")):
+        if path != keep and path.is_dir() and (path / MARKER_FILE).is_file():
+            shutil.rmtree(path, ignore_errors=True)
+            log.info("removed the older assembled model %s", path)
+            removed.append(path)
+    return removed

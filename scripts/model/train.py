@@ -77,6 +77,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument(
+        "--snapshots",
+        type=int,
+        default=0,
+        help="also write this many intermediate artefacts (OUT-step<N>) during the run",
+    )
+    ap.add_argument(
         "--init-from", type=Path, default=None, help="start from this artefact's weights (stage 2)"
     )
     args = ap.parse_args()
@@ -130,8 +136,19 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
+    snapshot_steps = {total * k // (args.snapshots + 1) for k in range(1, args.snapshots + 1)}
     model.train()
     step, started, running = 0, time.monotonic(), 0.0
+
+    def save(where: Path) -> None:
+        run = {
+            "english_rows": len(english),
+            "own_rows": len(own),
+            "steps": f"{step}/{total}",
+            "minutes": round((time.monotonic() - started) / 60, 1),
+        }
+        write_artefact(model, where, args, run)
+
     while step < total:
         for batch in batches(ids, labels, args.batch_size, rng):
             if step >= total:
@@ -149,7 +166,17 @@ def main() -> None:
             if step % 50 == 0 or step == total:
                 rate = step * args.batch_size / (time.monotonic() - started)
                 log.info("step %d/%d loss %.4f (%.0f rows/s)", step, total, running, rate)
+            if step in snapshot_steps:
+                save(out.with_name(f"{out.name}-step{step}"))
 
+    save(out)
+
+
+def write_artefact(
+    model: torch.nn.Module, out: Path, args: argparse.Namespace, run: dict[str, object]
+) -> None:
+    """The trained tensors (fp16) and artefact.json, as assemble.py reads them."""
+    image_path = default_image_path()
     out.mkdir(parents=True, exist_ok=True)
     trained = {
         n: p.detach().to(torch.float16).contiguous()
@@ -173,14 +200,15 @@ def main() -> None:
             "frozen_layers": args.freeze,
             "init_from": str(args.init_from.name) if args.init_from else None,
             "epochs": args.epochs,
-            "english_rows": len(english),
-            "own_rows": len(own),
+            "english_rows": run["english_rows"],
+            "own_rows": run["own_rows"],
             "own_repeat": args.ml_repeat,
             "max_length": args.max_length,
             "batch_size": args.batch_size,
             "lr": args.lr,
             "seed": SEED,
-            "minutes": round((time.monotonic() - started) / 60, 1),
+            "steps": run["steps"],
+            "minutes": run["minutes"],
         },
     }
     old = out / ARTEFACT_FILE
