@@ -229,4 +229,3 @@ def test_sentencepiece_encoder_gives_the_tokenizer_json_ids(model_dir: Path) -> 
         reference.enable_truncation(max_length)
         expected = [e.ids for e in reference.encode_batch(SAMPLE)]
         assert encoder.encode(SAMPLE, max_length) == expected
-
