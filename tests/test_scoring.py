@@ -165,13 +165,16 @@ def test_model_install_removes_earlier_assemblies_only(
     (older / MARKER_FILE).write_text("{}", encoding="utf-8")
     in_progress = model_dir.parent / f".{BUNDLED_NAME}-0.9-0123456789ab.tmp"
     in_progress.mkdir()
+    other_model = model_dir.parent / f"{BUNDLED_NAME}-large-1.0-0123456789ab"
+    other_model.mkdir()
+    (other_model / MARKER_FILE).write_text("{}", encoding="utf-8")
     result = CliRunner().invoke(
         main, ["--config", _config(tmp_path, cache_dir), "model", "install"]
     )
     assert result.exit_code == 0, result.output
     assert f"removed {older}" in result.output
     assert not older.exists()
-    assert in_progress.is_dir() and (model_dir / MARKER_FILE).is_file()
+    assert in_progress.is_dir() and other_model.is_dir() and (model_dir / MARKER_FILE).is_file()
     in_progress.rmdir()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -82,9 +83,10 @@ def prune_assembled(keep: Path, name: str = BUNDLED_NAME) -> list[Path]:
     """Delete the other assembled versions of ``name`` beside ``keep`` (left by earlier
     releases; about 0.5 GB each) and return them. Only complete assemblies (marker file
     present) are touched: another process may be assembling into a temporary directory."""
+    pattern = re.compile(rf"{re.escape(name)}-[^-]+-[0-9a-f]{{12}}")  # name-version-digest
     removed: list[Path] = []
-    for path in sorted(keep.parent.glob(f"{name}-*")):
-        if path != keep and path.is_dir() and (path / MARKER_FILE).is_file():
+    for path in sorted(keep.parent.iterdir()):
+        if pattern.fullmatch(path.name) and path != keep and (path / MARKER_FILE).is_file():
             shutil.rmtree(path, ignore_errors=True)
             log.info("removed the older assembled model %s", path)
             removed.append(path)
