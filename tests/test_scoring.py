@@ -232,3 +232,20 @@ def test_sentencepiece_encoder_gives_the_tokenizer_json_ids(model_dir: Path) -> 
         reference.enable_truncation(max_length)
         expected = [e.ids for e in reference.encode_batch(SAMPLE)]
         assert encoder.encode(SAMPLE, max_length) == expected
+
+
+def test_batches_hold_batch_size_short_texts_and_fewer_long_ones() -> None:
+    from listener.scoring.transformer import WIDTH_STEP, token_batches
+
+    lengths = [30] * 70 + [120] * 20 + [5, 500]
+    batches = token_batches(lengths, batch_size=32, budget=32 * 64)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    widths = [max(lengths[i] for i in b) for b in batches]
+    assert widths == sorted(widths)  # length-sorted
+    # 71 short texts go 32 at a time; the batch that reaches the 120-token texts stops at the
+    # token budget (17 x 120 <= 2048), and the text longer than the whole budget goes alone.
+    assert [len(b) for b in batches] == [32, 32, 17, 10, 1]
+    for batch, width in zip(batches, widths, strict=True):
+        padded = -(-width // WIDTH_STEP) * WIDTH_STEP
+        assert len(batch) * padded <= 32 * 64 or len(batch) == 1
+    assert batches[-1] == [len(lengths) - 1]

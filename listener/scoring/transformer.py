@@ -2,7 +2,8 @@
 
 Throughput on a CPU comes from: tokenising once without padding, sorting by length so each
 batch pads to its own longest text, ``torch.inference_mode``, a sensible thread count, and
-(optionally) dynamic int8 quantisation of the Linear layers.
+(optionally) dynamic int8 quantisation of the Linear layers. Batches also hold a bounded number
+of tokens, so long texts go in smaller batches and activation memory stays bounded.
 """
 
 from __future__ import annotations
@@ -27,16 +28,34 @@ log = logging.getLogger(__name__)
 
 HEAD_PREFIXES = ("classifier", "pre_classifier", "score")
 CHARS_PER_TOKEN_CAP = 16
+"""Texts are cut to max_length * this many characters before tokenising (bounded work)."""
 WIDTH_STEP = 8
 """Batch widths are padded up to a multiple of this: a few tokens of padding cost little, while
 every distinct input shape costs oneDNN a cached primitive (memory grows with their number)."""
+TOKENS_PER_TEXT = 64
+"""A batch holds at most ``batch_size * TOKENS_PER_TEXT`` padded tokens: mention-sized texts go
+``batch_size`` at a time, long ones in smaller batches, so activation memory stays bounded."""
 
 
 def _round_up(n: int, step: int) -> int:
     return -(-n // step) * step
 
 
-"""Texts are cut to max_length * this many characters before tokenising (bounded work)."""
+def token_batches(lengths: Sequence[int], batch_size: int, budget: int) -> list[list[int]]:
+    """Indices sorted by length, grouped into batches of at most ``batch_size`` texts and at
+    most ``budget`` tokens once padded to a multiple of WIDTH_STEP (a longer text goes alone)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        width = _round_up(lengths[i], WIDTH_STEP)  # the longest so far: the order is ascending
+        if current and (len(current) >= batch_size or (len(current) + 1) * width > budget):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def clean_text(text: object) -> str:
@@ -160,15 +179,16 @@ class TransformerScorer:
 
         cap = self.max_length * CHARS_PER_TOKEN_CAP
         enc = self.encoder.encode([t[:cap] for t in texts], self.max_length)
-        order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
+        batches = token_batches(
+            [len(e) for e in enc], self.batch_size, self.batch_size * TOKENS_PER_TEXT
+        )
         n_out = len(self.labels)
         probs = np.zeros((len(texts), n_out), dtype=np.float32)
         want_features = features
         feats = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         pad = self.encoder.pad_id
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
+            for idx in batches:
                 longest = max(len(enc[i]) for i in idx)
                 width = min(_round_up(longest, WIDTH_STEP), max(longest, self.max_length))
                 ids = torch.full((len(idx), width), pad, dtype=torch.long)
