@@ -4,7 +4,6 @@ job, over the ports only (no slack_sdk, no sqlalchemy here)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,32 +22,10 @@ log = logging.getLogger(__name__)
 class Alerting:
     """Rules, dispatch and spike detection for every configured brand."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        outbox: Outbox,
-        notifier: Notifier,
-        policies: Mapping[str, BrandPolicy],
-        default_policy: BrandPolicy | None = None,
-        command_prefix: str = "listener",
-        batch_size: int = 500,
-        lease: timedelta = timedelta(seconds=60),
-    ) -> None:
+    def __init__(self, *, store: Store, outbox: Outbox, dispatcher: Dispatcher) -> None:
         self._store = store
         self._outbox = outbox
-        self._policies = dict(policies)
-        self._default = default_policy or BrandPolicy(brand="")
-        self._dispatcher = Dispatcher(
-            store=store,
-            outbox=outbox,
-            notifier=notifier,
-            policies=self._policies,
-            default_policy=self._default,
-            command_prefix=command_prefix,
-            batch_size=batch_size,
-            lease=lease,
-        )
+        self._dispatcher = dispatcher
 
     @classmethod
     def from_settings(
@@ -59,7 +36,7 @@ class Alerting:
         if settings.source_path is not None:
             prefix = f"listener --config {settings.source_path}"
         timeout = settings.slack.timeout if settings.slack is not None else timedelta(seconds=10)
-        return cls(
+        dispatcher = Dispatcher(
             store=store,
             outbox=outbox,
             notifier=notifier,
@@ -69,9 +46,10 @@ class Alerting:
             batch_size=settings.jobs.dispatch.batch_size,
             lease=2 * timeout + timedelta(seconds=30),
         )
+        return cls(store=store, outbox=outbox, dispatcher=dispatcher)
 
     def policy(self, brand: str) -> BrandPolicy:
-        return self._policies.get(brand) or self._default
+        return self._dispatcher.policy(brand)
 
     def mention_alert(self, mention: StoredMention, sentiment: Sentiment) -> NewAlert | None:
         """The alert for a newly scored mention, or None (stored in the score's transaction)."""
@@ -88,7 +66,7 @@ class Alerting:
         """Compare each brand's last window to its baseline; counts: checked, spikes."""
         outbox = self._outbox
         checked = spikes = 0
-        for policy in self._policies.values():
+        for policy in self._dispatcher.policies.values():
             checked += 1
             spikes += outbox.add_alerts(detect_brand_spikes(self._store, outbox, policy, now))
         log.info("spikes: checked %d brands, %d new spike alerts", checked, spikes)

@@ -42,7 +42,7 @@ class Dispatcher:
         outbox: Outbox,
         notifier: Notifier,
         policies: Mapping[str, BrandPolicy],
-        default_policy: BrandPolicy,
+        default_policy: BrandPolicy | None = None,
         command_prefix: str = "listener",
         batch_size: int = 500,
         lease: timedelta = timedelta(seconds=60),
@@ -50,14 +50,20 @@ class Dispatcher:
         self._store = store
         self._outbox = outbox
         self._notifier = notifier
-        self._policies = policies
-        self._default = default_policy
+        self._policies = dict(policies)
+        self._default = default_policy or BrandPolicy(brand="")
         self._command_prefix = command_prefix
         self._batch_size = batch_size
         self._lease = lease
         self._paused_until: datetime | None = None
 
+    @property
+    def policies(self) -> Mapping[str, BrandPolicy]:
+        """The configured brands' policies, by brand name."""
+        return self._policies
+
     def policy(self, brand: str) -> BrandPolicy:
+        """The brand's policy, or the ``[alerts]`` defaults for a brand not configured."""
         return self._policies.get(brand) or self._default
 
     def run(self, now: datetime) -> dict[str, int]:

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from listener.alerting import Alerting
 from listener.config import SlackSettings
+from listener.dispatch import Dispatcher
 from listener.domain import Batch, BrandQuery, Mention, Sentiment, utcnow
 from listener.emulators.slack import SlackEmulator
 from listener.notifiers import slack
@@ -70,9 +71,10 @@ def main() -> None:
         )
         store, outbox = SqlStore(engine), SqlOutbox(engine)
         policy = BrandPolicy(brand=BRAND, channel="#alerts", storm_threshold=10 * args.count)
-        alerting = Alerting(
+        dispatcher = Dispatcher(
             store=store, outbox=outbox, notifier=slack.build(settings), policies={BRAND: policy}
         )
+        alerting = Alerting(store=store, outbox=outbox, dispatcher=dispatcher)
         query = BrandQuery(brand=BRAND, query="aurora")
         run = utcnow().strftime("%H%M%S%f")
         latencies: list[float] = []

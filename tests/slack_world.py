@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from listener.alerting import Alerting
 from listener.config import SlackSettings
+from listener.dispatch import Dispatcher
 from listener.domain import Batch, Score, Sentiment, StoredMention, utcnow
 from listener.emulators.slack import SlackEmulator
 from listener.notifiers import slack
@@ -91,11 +92,12 @@ def make_world(
                 brand=BRAND, channel="#alerts", handles=frozenset({"auroraair"}), **overrides
             )
         }
-    alerting = Alerting(
+    dispatcher = Dispatcher(
         store=store,
         outbox=outbox,
         notifier=notifier,
         policies=policies,
         command_prefix="listener --config listener.toml",
     )
+    alerting = Alerting(store=store, outbox=outbox, dispatcher=dispatcher)
     return World(engine, emulator, store, outbox, alerting, policies)
