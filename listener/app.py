@@ -60,18 +60,9 @@ class App:
 
     @cached_property
     def scorer(self) -> Scorer:
-        from listener.scoring.factory import build_scorer
+        from listener.scoring.factory import scorer_for
 
-        m = self.settings.model
-        return build_scorer(
-            name=m.name,
-            labels=m.labels,
-            batch_size=m.batch_size,
-            max_length=m.max_length,
-            quantize=m.quantize,
-            threads=m.threads,
-            cache_dir=m.cache_dir,
-        )
+        return scorer_for(self.settings.model)
 
     @cached_property
     def notifier(self) -> Notifier:

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from listener.config import ModelSettings
 from listener.domain import Score, Sentiment, StoredMention, as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,31 +41,10 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
         ) from exc
 
 
-def _model_kwargs(ctx: click.Context) -> dict[str, Any]:
-    """The [model] settings as build_scorer keywords (defaults when no CLI state is set)."""
+def _model_settings(ctx: click.Context) -> ModelSettings:
+    """The [model] settings of the configuration (the defaults without one)."""
     state = ctx.obj
-    if state is not None and hasattr(state, "model_settings"):
-        s = state.model_settings()
-        return {
-            "name": s.name,
-            "labels": dict(s.labels),
-            "batch_size": s.batch_size,
-            "max_length": s.max_length,
-            "quantize": s.quantize,
-            "threads": s.threads,
-            "cache_dir": s.cache_dir,
-        }
-    from listener.scoring.bundled import BUNDLED_NAME
-
-    return {
-        "name": BUNDLED_NAME,
-        "labels": {},
-        "batch_size": 32,
-        "max_length": 128,
-        "quantize": True,
-        "threads": 0,
-        "cache_dir": None,
-    }
+    return state.model_settings() if state is not None else ModelSettings()
 
 
 def sentiment_json(sentiment: Sentiment) -> str:
@@ -96,9 +76,9 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
 @click.pass_context
 def score(ctx: click.Context, texts: tuple[str, ...]) -> None:
     """Score TEXTS (or, with none, one text per line of stdin): one JSON line each, in order."""
-    from listener.scoring.factory import build_scorer
+    from listener.scoring.factory import scorer_for
 
-    scorer = build_scorer(**_model_kwargs(ctx))
+    scorer = scorer_for(_model_settings(ctx))
     batches = [list(texts)] if texts else _chunks(sys.stdin, STDIN_CHUNK)
     for batch in batches:
         for sentiment in scorer.score(batch):
@@ -116,8 +96,8 @@ def model_path(ctx: click.Context) -> None:
     """Print the local directory of the configured model (assembling the bundled one if needed)."""
     from listener.scoring.factory import local_snapshot
 
-    kw = _model_kwargs(ctx)
-    click.echo(str(local_snapshot(kw["name"], kw["cache_dir"])))
+    settings = _model_settings(ctx)
+    click.echo(str(local_snapshot(settings.name, settings.cache_dir)))
 
 
 @model.command("install")
@@ -127,9 +107,8 @@ def model_install(ctx: click.Context) -> None:
     and remove the assemblies of earlier versions from the cache."""
     from listener.scoring.bundled import BUNDLED_NAME, ensure_bundled, prune_assembled
 
-    kw = _model_kwargs(ctx)
     started = time.monotonic()
-    path = ensure_bundled(kw["cache_dir"], BUNDLED_NAME, quiet=True)
+    path = ensure_bundled(_model_settings(ctx).cache_dir, BUNDLED_NAME, quiet=True)
     click.echo(f"{path} ({time.monotonic() - started:.1f} s)")
     for old in prune_assembled(path, BUNDLED_NAME):
         click.echo(f"removed {old} (an earlier version)")

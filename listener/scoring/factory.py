@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from listener.errors import ModelError
 from listener.ports import Scorer
 from listener.scoring.assemble import MARKER_FILE
 from listener.scoring.bundled import BUNDLED_NAME, ensure_bundled
+
+if TYPE_CHECKING:
+    from listener.config import ModelSettings
 
 
 def _looks_like_path(name: str) -> bool:
@@ -91,4 +95,17 @@ def build_scorer(
         max_length=max_length,
         quantize=quantize,
         threads=threads,
+    )
+
+
+def scorer_for(settings: ModelSettings) -> Scorer:
+    """The Scorer the ``[model]`` section describes."""
+    return build_scorer(
+        name=settings.name,
+        labels=dict(settings.labels),
+        batch_size=settings.batch_size,
+        max_length=settings.max_length,
+        quantize=settings.quantize,
+        threads=settings.threads,
+        cache_dir=settings.cache_dir,
     )
