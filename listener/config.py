@@ -30,8 +30,8 @@ from pydantic import (
 
 from listener.durations import parse_duration
 from listener.errors import ConfigError
+from listener.scoring.names import BUNDLED_NAME
 
-DEFAULT_MODEL = "listener-sentiment-ml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -71,11 +71,12 @@ class StorageSettings(_Section):
 
 
 class ModelSettings(_Section):
-    name: NonEmpty = DEFAULT_MODEL
+    name: NonEmpty = BUNDLED_NAME
     labels: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_length: int = Field(default=128, ge=8, le=4096)
-    quantize: bool = True
+    quantize: bool | None = None
+    """Dynamic int8 on CPU; unset: the model's default (int8, fp32 for the large bundled one)."""
     threads: int = Field(default=0, ge=0, le=256)
     cache_dir: str | None = None
 

@@ -10,9 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from listener.cli import main
+from listener.config import ModelSettings
 from listener.domain import LABELS, Batch, Score, utcnow
 from listener.scoring.assemble import MARKER_FILE
-from listener.scoring.bundled import BUNDLED_NAME, bundled_model_id, ensure_bundled
+from listener.scoring.bundled import bundled_model_id, ensure_bundled
+from listener.scoring.factory import scorer_for
+from listener.scoring.names import BUNDLED_NAME, LARGE_NAME
 from listener.scoring.transformer import TransformerScorer
 from listener.store.db import connect, upgrade
 from listener.store.sql import SqlStore
@@ -113,14 +116,14 @@ def test_assembled_directory_is_a_normal_hf_model(model_dir: Path) -> None:
     assert not list(model_dir.parent.glob(f".{model_dir.name}.*"))  # no leftover temp dirs
 
 
-def _config(tmp_path: Path, cache_dir: str) -> str:
+def _config(tmp_path: Path, cache_dir: str, name: str = BUNDLED_NAME) -> str:
     path = tmp_path / "listener.toml"
     path.write_text(
         f"""
 [storage]
 url = "sqlite:///{tmp_path / "listener.db"}"
 [model]
-name = "{BUNDLED_NAME}"
+name = "{name}"
 threads = 2
 batch_size = 8
 cache_dir = "{cache_dir}"
@@ -176,6 +179,33 @@ def test_model_install_removes_earlier_assemblies_only(
     assert not older.exists()
     assert in_progress.is_dir() and other_model.is_dir() and (model_dir / MARKER_FILE).is_file()
     in_progress.rmdir()
+
+
+def test_large_bundled_model_installs_by_name_and_scores_in_fp32_by_default(
+    tmp_path: Path, cache_dir: str
+) -> None:
+    runner = CliRunner()
+    installed = runner.invoke(
+        main, ["--config", _config(tmp_path, cache_dir), "model", "install", LARGE_NAME]
+    )
+    assert installed.exit_code == 0, installed.output
+    assert f"/{LARGE_NAME}-1.0-" in installed.stdout
+    large = scorer_for(ModelSettings(name=LARGE_NAME, cache_dir=cache_dir, threads=2))
+    assert isinstance(large, TransformerScorer) and not large.quantized
+    assert large.model_id == f"{LARGE_NAME}@1.0"
+    assert len(large.model.bert.encoder.layer) == 12
+    config = _config(tmp_path, cache_dir, LARGE_NAME)
+    # It reads the Lithuanian complaint of CLEAR as positive (a limit in models/README.md).
+    clear = [(t, label) for t, label in CLEAR if not t.startswith("Labai blogas")]
+    texts = [t for t, _ in clear] + [
+        "You charged me twice and hung up on me! Refund me NOW or I'm leaving you!!!",
+        "The coffee was a bit cold today, slightly disappointing.",
+    ]
+    result = runner.invoke(main, ["--config", config, "score", *texts])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["label"] for line in lines[: len(clear)]] == [label for _, label in clear]
+    assert lines[-2]["anger"] > lines[-1]["anger"]
 
 
 def test_rescore_adds_rows_for_the_model_and_keeps_old_ones(

