@@ -12,40 +12,49 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from listener.scoring.spm_tokenizer import SPM_META_FILE, SPM_MODEL_FILE, SentencePieceEncoder
 
 _HUGE = 10**6
+
+Backend = Literal["sentencepiece", "tokenizers", "transformers"]
 
 
 class TokenEncoder:
     """Encodes texts to token ids (special tokens added, truncated to ``max_length``)."""
 
     def __init__(
-        self,
-        backend: Any,
-        *,
-        pad_id: int,
-        model_max_length: int | None,
-        raw: bool,
-        spm: bool = False,
-    ):
+        self, backend: Any, *, kind: Backend, pad_id: int, model_max_length: int | None
+    ) -> None:
         self._backend = backend
+        self._kind = kind
         self.pad_id = pad_id
         self.model_max_length = model_max_length
-        self._raw = raw
-        self._spm = spm
 
     def encode(self, texts: Sequence[str], max_length: int) -> list[list[int]]:
-        if self._spm:
+        if self._kind == "sentencepiece":
             ids: list[list[int]] = self._backend.encode(texts, max_length)
             return ids
-        if self._raw:
+        if self._kind == "tokenizers":
             self._backend.enable_truncation(max_length)
             return [e.ids for e in self._backend.encode_batch(list(texts))]
         out = self._backend(list(texts), truncation=True, max_length=max_length)
         return [list(ids) for ids in out["input_ids"]]
+
+
+def _saved_settings(path: Path) -> dict[str, Any]:
+    """special_tokens_map.json and tokenizer_config.json of a model directory, merged."""
+    config: dict[str, Any] = {}
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        if (path / name).is_file():
+            config.update(json.loads((path / name).read_text(encoding="utf-8")))
+    return config
+
+
+def _length_limit(value: Any) -> int | None:
+    """A tokenizer's model_max_length, or None for a missing or "unlimited" (huge) one."""
+    return int(value) if isinstance(value, int | float) and 0 < value < _HUGE else None
 
 
 def _token_text(value: Any) -> str | None:
@@ -60,47 +69,33 @@ def load_encoder(source: str | Path) -> TokenEncoder:
     if (path / SPM_MODEL_FILE).is_file() and (path / SPM_META_FILE).is_file():
         # The bundled model: the same ids as its tokenizer.json for ~300 MB less memory.
         sp = SentencePieceEncoder(path)
-        settings: dict[str, Any] = {}
-        if (path / "tokenizer_config.json").is_file():
-            settings = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
-        limit = settings.get("model_max_length")
         return TokenEncoder(
             sp,
+            kind="sentencepiece",
             pad_id=sp.pad_id,
-            model_max_length=int(limit)
-            if isinstance(limit, int | float) and limit < _HUGE
-            else None,
-            raw=False,
-            spm=True,
+            model_max_length=_length_limit(_saved_settings(path).get("model_max_length")),
         )
     if (path / "tokenizer.json").is_file():
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
-        config: dict[str, Any] = {}
-        for name in ("special_tokens_map.json", "tokenizer_config.json"):
-            if (path / name).is_file():
-                config.update(json.loads((path / name).read_text(encoding="utf-8")))
+        config = _saved_settings(path)
         pad = _token_text(config.get("pad_token"))
         pad_id = tok.token_to_id(pad) if pad else None
-        limit = config.get("model_max_length")
         return TokenEncoder(
             tok,
+            kind="tokenizers",
             pad_id=pad_id if pad_id is not None else 0,
-            model_max_length=int(limit)
-            if isinstance(limit, int | float) and limit < _HUGE
-            else None,
-            raw=True,
+            model_max_length=_length_limit(config.get("model_max_length")),
         )
     from transformers import AutoTokenizer
 
     # fix_mistral_regex=False: transformers 4.57.3+ warns about Mistral regexes for local
     # directories it saved itself; a sentiment classifier's tokenizer has no such regex.
     tok = AutoTokenizer.from_pretrained(str(source), fix_mistral_regex=False)
-    limit = getattr(tok, "model_max_length", None)
     return TokenEncoder(
         tok,
+        kind="transformers",
         pad_id=tok.pad_token_id or 0,
-        model_max_length=int(limit) if limit and limit < _HUGE else None,
-        raw=False,
+        model_max_length=_length_limit(getattr(tok, "model_max_length", None)),
     )
