@@ -99,6 +99,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="turns per side (the fastest counts)")
     ap.add_argument("--child", choices=["pipeline", "scorer", "scorer-fp32"])
     args = ap.parse_args()
+    if args.rounds < 1 or args.n < 1:
+        ap.error("--rounds and --n must be at least 1")
     if args.child:
         kind = "pipeline" if args.child == "pipeline" else "scorer"
         quantize = args.child == "scorer"
