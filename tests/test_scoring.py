@@ -181,6 +181,14 @@ def test_model_install_removes_earlier_assemblies_only(
     in_progress.rmdir()
 
 
+def test_default_model_runs_int8_unless_the_config_says_otherwise(cache_dir: str) -> None:
+    default = scorer_for(ModelSettings(cache_dir=cache_dir, threads=2))
+    assert isinstance(default, TransformerScorer) and default.quantized
+    assert default.model_id == bundled_model_id()
+    exact = scorer_for(ModelSettings(cache_dir=cache_dir, threads=2, quantize=False))
+    assert isinstance(exact, TransformerScorer) and not exact.quantized
+
+
 def test_large_bundled_model_installs_by_name_and_scores_in_fp32_by_default(
     tmp_path: Path, cache_dir: str
 ) -> None:
