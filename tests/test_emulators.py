@@ -188,3 +188,74 @@ def test_launcher_serves_the_sample() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_x_malformed_pages_on_demand_and_the_7_day_window() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from listener.emulators.corpus import format_x_time
+    from listener.emulators.twitter import snowflake
+
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=8), now - timedelta(hours=1)
+    tweets = [
+        {"id": snowflake(at), "text": "#AuroraAir", "created_at": format_x_time(at)}
+        for at in (old, recent)
+    ]
+    with TwitterEmulator(tweets, bearer_token="t0ken") as emu:
+        search = emu.base_url + SEARCH_PATH
+        emu.malformed_pages(2, after=1)
+        answers = [
+            requests.get(search, params={"query": "#AuroraAir"}, headers=X_AUTH, timeout=5)
+            for _ in range(4)
+        ]
+        assert [a.status_code for a in answers] == [200] * 4
+        whole, cut = answers[0].content, answers[1].content
+        assert whole.startswith(cut) and len(cut) == len(whole) // 2 and answers[2].content == cut
+        assert "x-rate-limit-remaining" in answers[1].headers and answers[3].content == whole
+        assert [t["id"] for t in answers[0].json()["data"]] == [tweets[1]["id"]]  # 7 days only
+        stale = requests.get(
+            search,
+            params={"query": "#AuroraAir", "since_id": tweets[0]["id"]},
+            headers=X_AUTH,
+            timeout=5,
+        )
+        assert stale.status_code == 400
+        [error] = stale.json()["errors"]
+        assert error["parameters"] == {"since_id": [tweets[0]["id"]]}
+        assert error["message"].startswith(f"Invalid 'since_id':'{tweets[0]['id']}'. 'since_id'")
+
+
+def test_reddit_listings_page_back_with_before_and_stop_at_the_cap() -> None:
+    things = [
+        {
+            "kind": "t3",
+            "data": {"name": f"t3_{i}", "subreddit": "telco", "created_utc": 1000.0 + i},
+        }
+        for i in range(30)
+    ]
+    with RedditEmulator(things, client_id="app", client_secret="s3cret", listing_cap=20) as emu:
+        token = requests.post(
+            emu.base_url + TOKEN_PATH,
+            data={"grant_type": "client_credentials"},
+            auth=("app", "s3cret"),
+            timeout=5,
+        ).json()["access_token"]
+
+        def names(**params: str) -> tuple[list[str], str | None, str | None]:
+            data = requests.get(
+                emu.base_url + "/r/telco/new",
+                params=params,
+                headers={"Authorization": f"bearer {token}"},
+                timeout=5,
+            ).json()["data"]
+            return [c["data"]["name"] for c in data["children"]], data["after"], data["before"]
+
+        assert names(limit="15") == ([f"t3_{i}" for i in range(29, 14, -1)], "t3_15", None)
+        assert names(limit="15", after="t3_15") == (
+            [f"t3_{i}" for i in range(14, 9, -1)],
+            None,
+            "t3_14",
+        )
+        assert names(limit="3", before="t3_20") == (["t3_23", "t3_22", "t3_21"], "t3_21", "t3_23")
+        assert names(limit="3", before="t3_9") == ([], None, None)  # beyond the cap

@@ -168,7 +168,6 @@ def test_a_spent_budget_is_rate_limited_without_sleeping(emulator: RedditEmulato
         Fault(path_prefix="/r/", status=500),
         Fault(path_prefix="/r/", status=503),
         Fault(path_prefix="/r/", drop=True),
-        Fault(path_prefix="/r/", status=200, body=b"{not json"),
     ],
 )
 def test_server_errors_are_unavailable_without_prawcore_retry_sleeps(

@@ -1,4 +1,6 @@
-"""Reddit collector parts with no praw in them: thing -> Mention, the cursor, the transport.
+"""Reddit collector parts with no praw model in them: thing -> Mention, the cursor, the
+transport, a listing to read and what a poll gathered from it, a malformed page (quarantined,
+not an outage) and a gap that could not be closed.
 
 The transport is a prawcore ``Requestor`` (praw's documented ``requestor_class`` seam) that:
 
@@ -22,10 +24,13 @@ from typing import Any
 import prawcore.requestor
 import requests
 
-from listener.domain import Mention
-from listener.errors import PayloadError
+from listener.domain import Mention, Quarantined
+from listener.errors import PayloadError, SourceUnavailable
+from listener.query import Node, matches
 
 RATE_HEADERS = ("x-ratelimit-used", "x-ratelimit-remaining", "x-ratelimit-reset")
+PAYLOAD_KEPT = 65536
+"""Characters of a malformed page kept in the quarantine."""
 
 
 class HttpFailure(Exception):
@@ -191,3 +196,100 @@ class RedditCursor:
         return json.dumps(
             {"high_water": self.high_water, "seen": self.seen[-seen_max:]}, sort_keys=True
         )
+
+
+class MalformedPage(SourceUnavailable):
+    """A 200 page that is not a JSON Listing: quarantined by the collector, never raised by it."""
+
+    def __init__(self, message: str, *, payload: str) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+    def quarantined(self, brand: str, location: str) -> Quarantined:
+        reason = str(self)
+        if len(self.payload) > PAYLOAD_KEPT:
+            reason += f"; first {PAYLOAD_KEPT} of {len(self.payload)} characters kept"
+        return Quarantined(
+            source="reddit",
+            brand=brand,
+            reason=reason,
+            payload=self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000"),  # PostgreSQL text
+            location=location,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Gap:
+    """A listing read back to ``oldest`` (created_utc) without reaching its mark."""
+
+    path: str
+    oldest: float
+    mark: float
+    read: int
+    bounded: bool
+    """True: stopped at ``max_items``; False: the listing has no older items."""
+
+    def describe(self, max_items: int) -> str:
+        why = (
+            f"stopped at the bound of {max_items} items"
+            if self.bounded
+            else "the listing ends there, Reddit keeps about 1000 items per listing"
+        )
+        return (
+            f"{self.path} reaches back to {_utc(self.oldest)} ({self.read} items read, kept),"
+            f" the last item collected is from {_utc(self.mark)} ({why})"
+        )
+
+
+def _utc(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One listing to read: its cursor key, path, parameters and local brand filter."""
+
+    key: str
+    path: str
+    params: dict[str, str]
+    local_filter: Node | None
+
+    def keep(self, thing: dict[str, Any]) -> bool:
+        return self.local_filter is None or matches(self.local_filter, searchable_text(thing))
+
+
+@dataclass(slots=True)
+class Gathered:
+    """What one poll has gathered so far, over all listings."""
+
+    brand: str
+    seen: set[str]
+    mentions: list[Mention] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+
+    def take(self, thing: Any, location: str) -> None:
+        try:
+            self.mentions.append(thing_mention(thing, self.brand))
+        except PayloadError as exc:
+            self.quarantined.append(
+                Quarantined(
+                    source="reddit",
+                    brand=self.brand,
+                    reason=str(exc),
+                    payload=dump_json(thing),
+                    location=location,
+                )
+            )
+
+
+def created_utc(data: Any) -> float | None:
+    """A thing's ``created_utc``, or None when it has none."""
+    try:
+        return float(data["created_utc"]) if isinstance(data, dict) else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def dump_json(thing: Any) -> str:
+    return json.dumps(thing, ensure_ascii=False, default=str)

@@ -1,4 +1,4 @@
-"""X API v2 tweet objects -> Mentions (no tweepy here); bad items are quarantined."""
+"""X API v2 tweet objects -> Mentions (no tweepy here); bad items and pages are quarantined."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from listener.domain import Mention, Quarantined
-from listener.errors import PayloadError
+from listener.errors import PayloadError, SourceUnavailable
+
+PAYLOAD_KEPT = 65536
+"""Characters of a malformed page kept in the quarantine."""
 
 
 def parse_page(
@@ -95,3 +98,20 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+class MalformedPage(SourceUnavailable):
+    """A 200 page that is not a JSON object: the collector quarantines it, never raises it."""
+
+    def __init__(self, message: str, *, payload: str) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+    def quarantined(self, brand: str, location: str) -> Quarantined:
+        payload = self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000")  # PostgreSQL text
+        reason = str(self)
+        if len(self.payload) > PAYLOAD_KEPT:
+            reason += f"; first {PAYLOAD_KEPT} of {len(self.payload)} characters kept"
+        return Quarantined(
+            source="twitter", brand=brand, reason=reason, payload=payload, location=location
+        )

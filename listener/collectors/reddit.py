@@ -9,33 +9,41 @@ with ``after``: praw's model objects would fetch missing attributes lazily (one 
 odd item) and keep no raw payload to quarantine or store.
 
 Cursor (JSON): per listing the newest ``created_utc`` read, and the last ``seen_max`` fullnames.
-A listing is read back to ``high_water - overlap``, so late arrivals are picked up, and an item
-already seen is never emitted again (Reddit re-sends old items as new, praw#2090).
+A listing is read back page by page to ``high_water - overlap`` (however many items arrived
+since the last poll, up to ``max_items``), so late arrivals are picked up, and an item already
+seen is never emitted again (Reddit re-sends old items as new, praw#2090). A first poll reads
+the newest ``limit`` items. When a listing no longer reaches back to its mark (Reddit lists
+about 1000 items; or ``max_items`` was read), what was found is kept and one warning per poll
+names the brand, the listings and how far back they reached.
 
 Errors: 429 (or a spent x-ratelimit budget) -> RateLimited; 401/403 -> AuthError (a new token
-is fetched next time); 5xx, timeouts, malformed pages -> SourceUnavailable. When a later listing
-fails, the listings read so far are returned and the failed one keeps its old high-water mark.
+is fetched next time); 5xx, timeouts -> SourceUnavailable. A malformed page is a bad payload,
+not an outage: it is quarantined and its listing keeps its mark (read again next poll). When a
+later page or listing fails, what was read is returned and the failed listing keeps its mark.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from listener.collectors._reddit_parts import (
+    Gap,
+    Gathered,
     HttpFailure,
+    Listing,
+    MalformedPage,
     RedditCursor,
     Transport,
-    searchable_text,
-    thing_mention,
+    created_utc,
+    dump_json,
 )
-from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
-from listener.errors import AuthError, ListenerError, PayloadError, RateLimited, SourceUnavailable
+from listener.domain import Batch, BrandQuery, utcnow
+from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
 from listener.logs import guard, register_secrets, scrub
-from listener.query import Node, matches, parse, to_reddit
+from listener.query import parse, to_reddit
 
 if TYPE_CHECKING:
     from listener.config import RedditSettings
@@ -62,6 +70,7 @@ class RedditCollector:
         timeout: float = 20.0,
         overlap: timedelta = timedelta(minutes=15),
         seen_max: int = 5000,
+        max_items: int = 1000,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
@@ -69,6 +78,7 @@ class RedditCollector:
         self._api_base = api_base.rstrip("/")
         self._auth_base = auth_base.rstrip("/")
         self._limit = limit
+        self._max_items = max(max_items, limit)
         self._overlap = overlap.total_seconds()
         self._seen_max = seen_max
         self._transport = Transport(timeout=timeout)
@@ -148,101 +158,112 @@ class RedditCollector:
             "q": to_reddit(ast),
             "sort": "new",
             "syntax": "lucene",
-            "t": "week",
+            "t": "all",  # "week" would hide the last item collected of a quiet brand: a false gap
             "type": "link",
         }
         if subreddits:
             search["restrict_sr"] = "on"
-        listings: list[tuple[str, str, dict[str, str], Node | None]] = [
-            ("search", f"/r/{subs}/search", search, None)
-        ]
+        listings = [Listing("search", f"/r/{subs}/search", search, None)]
         if subreddits:
             listings += [
-                ("new", f"/r/{subs}/new", {}, ast),
-                ("comments", f"/r/{subs}/comments", {}, ast),
+                Listing("new", f"/r/{subs}/new", {}, ast),
+                Listing("comments", f"/r/{subs}/comments", {}, ast),
             ]
         state = RedditCursor.load(cursor)
-        seen = set(state.seen)
-        mentions: list[Mention] = []
-        quarantined: list[Quarantined] = []
-        for index, (key, path, params, local_filter) in enumerate(listings):
-
-            def keep(thing: dict[str, Any], ast: Node | None = local_filter) -> bool:
-                return ast is None or matches(ast, searchable_text(thing))
-
+        out = Gathered(brand=query.brand, seen=set(state.seen))
+        for index, listing in enumerate(listings):
             try:
-                newest = self._read(
-                    query.brand, key, path, params, keep, state, seen, mentions, quarantined
-                )
+                newest = self._read(listing, state, out)
             except ListenerError as exc:
                 if index == 0:
                     raise
                 log.warning(
-                    "reddit %s: listing %s failed, keeping the others: %s", query.brand, key, exc
+                    "reddit %s: listing %s failed, keeping the others: %s",
+                    query.brand,
+                    listing.key,
+                    exc,
                 )
                 continue
             if newest is not None:
-                state.high_water[key] = max(newest, state.high_water.get(key, 0.0))
-        return Batch(mentions=mentions, quarantined=quarantined, cursor=state.dump(self._seen_max))
+                state.high_water[listing.key] = max(newest, state.high_water.get(listing.key, 0.0))
+        if out.gaps:
+            log.warning(
+                "reddit %s: cannot read back to the last item collected, what was posted in"
+                " between is lost: %s",
+                query.brand,
+                "; ".join(gap.describe(self._max_items) for gap in out.gaps),
+            )
+        return Batch(
+            mentions=out.mentions,
+            quarantined=out.quarantined,
+            cursor=state.dump(self._seen_max),
+        )
 
-    def _read(
-        self,
-        brand: str,
-        key: str,
-        path: str,
-        params: dict[str, str],
-        keep: Callable[[dict[str, Any]], bool],
-        state: RedditCursor,
-        seen: set[str],
-        mentions: list[Mention],
-        quarantined: list[Quarantined],
-    ) -> float | None:
-        """Page through one listing down to its high-water mark; returns the newest created_utc."""
-        floor = state.high_water.get(key, 0.0) - self._overlap if key in state.high_water else None
+    def _read(self, listing: Listing, state: RedditCursor, out: Gathered) -> float | None:
+        """Page back through one listing to its high-water mark, at most ``max_items`` items (on
+        a first poll, ``limit``); returns the newest created_utc read, or None when the listing
+        could not be read to the end (its mark stays, so the next poll reads it again)."""
+        mark = state.high_water.get(listing.key)
+        floor = mark - self._overlap if mark is not None else None
+        budget = self._max_items if mark is not None else self._limit
         newest: float | None = None
+        oldest: float | None = None  # created_utc at the bottom of the last page read
+        reached = mark is None
         after: str | None = None
         read = 0
         page_no = 0
-        while read < self._limit:
+        while True:
             page_no += 1
-            children, after = self._page(
-                path, {**params, "limit": str(min(100, self._limit - read))}, after
-            )
+            params = {**listing.params, "limit": str(min(100, budget - read))}
+            try:
+                children, after = self._page(listing.path, params, after)
+            except MalformedPage as exc:  # a bad payload, not an outage: no backoff
+                log.warning(
+                    "reddit %s: %s page %d quarantined: %s", out.brand, listing.path, page_no, exc
+                )
+                out.quarantined.append(exc.quarantined(out.brand, f"{listing.path} page {page_no}"))
+                return None
+            except ListenerError as exc:
+                if page_no == 1:
+                    raise
+                log.warning(
+                    "reddit %s: %s page %d failed, keeping the %d items read: %s",
+                    out.brand,
+                    listing.path,
+                    page_no,
+                    read,
+                    exc,
+                )
+                return None
             oldest_on_page: float | None = None
             for position, thing in enumerate(children):
                 read += 1
                 data = thing.get("data") if isinstance(thing, dict) else None
-                created = _created(data)
+                created = created_utc(data)
                 if created is not None:
                     oldest_on_page = created
                     if floor is not None and created < floor:
                         continue  # an old item shown again (praw#2090); newer ones may follow
                     newest = created if newest is None else max(newest, created)
                 name = data.get("name") if isinstance(data, dict) else None
-                if isinstance(name, str) and name in seen:
+                if isinstance(name, str) and name in out.seen:
                     continue
-                if not keep(thing):
-                    continue
-                try:
-                    mentions.append(thing_mention(thing, brand))
-                except PayloadError as exc:
-                    quarantined.append(
-                        Quarantined(
-                            source="reddit",
-                            brand=brand,
-                            reason=str(exc),
-                            payload=_dump(thing),
-                            location=f"{path} page {page_no} item {position}",
-                        )
-                    )
+                if listing.keep(thing):
+                    out.take(thing, f"{listing.path} page {page_no} item {position}")
                 if isinstance(name, str):
-                    seen.add(name)
+                    out.seen.add(name)
                     state.seen.append(name)
-            reached_floor = (
-                floor is not None and oldest_on_page is not None and oldest_on_page < floor
-            )
-            if reached_floor or not after:
+            if oldest_on_page is not None:
+                oldest = oldest_on_page
+                reached = reached or (mark is not None and oldest_on_page <= mark)
+            if floor is not None and oldest_on_page is not None and oldest_on_page < floor:
+                break  # read past the mark and its overlap
+            if not after or not children or read >= budget:
                 break
+        if not reached and mark is not None and oldest is not None:
+            out.gaps.append(
+                Gap(path=listing.path, oldest=oldest, mark=mark, read=read, bounded=bool(after))
+            )
         return newest
 
     def _page(
@@ -257,7 +278,10 @@ class RedditCollector:
         except HttpFailure as exc:
             raise self._map(exc) from exc
         except prawcore.BadJSON as exc:
-            raise SourceUnavailable(f"Reddit sent a malformed JSON page for {path}") from exc
+            raise MalformedPage(
+                f"Reddit sent a page that is not JSON for {path}",
+                payload=exc.response.content.decode("utf-8", "replace"),
+            ) from exc
         except prawcore.OAuthException as exc:
             self._reddit = None
             raise AuthError(
@@ -269,8 +293,8 @@ class RedditCollector:
             ) from exc
         data = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("children"), list):
-            raise SourceUnavailable(
-                f"Reddit sent a page that is not a Listing for {path}: {str(listing)[:200]!r}"
+            raise MalformedPage(
+                f"Reddit sent a page that is not a Listing for {path}", payload=dump_json(listing)
             )
         after_name = data.get("after")
         return data["children"], after_name if isinstance(after_name, str) and after_name else None
@@ -308,16 +332,3 @@ def _requestor_class() -> type:
     from listener.collectors._reddit_parts import Requestor
 
     return Requestor
-
-
-def _created(data: Any) -> float | None:
-    try:
-        return float(data["created_utc"]) if isinstance(data, dict) else None
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _dump(thing: Any) -> str:
-    import json
-
-    return json.dumps(thing, ensure_ascii=False, default=str)

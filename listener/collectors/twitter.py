@@ -9,9 +9,13 @@ delivered twice, which the store makes harmless.
 Errors (raised only when the first page fails; a later failure returns what was read)::
 
     429 -> RateLimited(retry_at=x-rate-limit-reset)   401/403 -> AuthError
-    5xx, 400, timeouts, connection errors, malformed page -> SourceUnavailable
+    5xx, 400, timeouts, connection errors -> SourceUnavailable
 
-A tweet that lacks id, text or created_at is quarantined with the reason; the rest goes on.
+A 400 naming since_id/until_id means the cursor is older than recent search's 7 days: it is
+moved into the window (one warning) and the poll goes on. A malformed page (not JSON, not an
+object) is a bad payload, not an outage: it is quarantined, the pages before it are kept and
+the cursor stays before it, so the next poll asks again, with no backoff. A tweet that lacks
+id, text or created_at is quarantined with the reason; the rest goes on.
 tweepy's ``wait_on_rate_limit`` is never used: it sleeps inside the job.
 """
 
@@ -20,10 +24,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from listener.collectors._tweets import parse_page
+from listener.collectors._tweets import MalformedPage, parse_page
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
 from listener.logs import guard, register_secrets, scrub
@@ -46,6 +51,7 @@ TWEET_FIELDS = [
     "author_id",
 ]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
+CURSOR_IDS = ("since_id", "until_id")
 
 
 class TwitterCollector:
@@ -82,11 +88,37 @@ class TwitterCollector:
         return self._client
 
     def collect(self, query: BrandQuery, cursor: str | None) -> Batch:
-        """One poll: follow ``next_token`` up to ``max_pages`` pages (Collector contract)."""
+        """One poll: follow ``next_token`` up to ``max_pages`` pages (Collector contract).
+
+        A cursor X no longer accepts (its tweet is older than recent search's 7 days: HTTP 400
+        naming since_id or until_id) is moved into the window with one warning, and the poll
+        goes on from there.
+        """
         x_query = to_twitter(
             parse(query.query, brand=query.brand), query.languages, brand=query.brand
         )
-        state = _read_cursor(cursor)
+        saved = state = _read_cursor(cursor)
+        while True:  # each round drops an id from the cursor: at most three rounds
+            try:
+                batch = self._pages(query.brand, x_query, state)
+            except _StaleCursor as exc:
+                moved = _into_window(state, exc.parameters)
+                if moved == state:
+                    raise
+                state = moved
+                continue
+            if state != saved:
+                log.warning(
+                    "twitter %s: the saved position (%s) is older than X recent search's 7 days;"
+                    " reading the newest 7 days instead (older mentions cannot be fetched)",
+                    query.brand,
+                    ", ".join(f"{k}={v}" for k, v in sorted(saved.items())),
+                )
+                if batch.cursor is None:  # nothing found: still replace the stale cursor
+                    batch = replace(batch, cursor=json.dumps(state))
+            return batch
+
+    def _pages(self, brand: str, x_query: str, state: Mapping[str, str]) -> Batch:
         mentions: list[Mention] = []
         quarantined: list[Quarantined] = []
         ids: list[int] = []
@@ -94,12 +126,22 @@ class TwitterCollector:
         for page_no in range(1, self._max_pages + 1):
             try:
                 page = self._fetch(x_query, state, token)
+            except MalformedPage as exc:
+                # a bad payload, not an outage: kept aside, and the cursor stays before it, so
+                # the next poll asks for the same page again (no backoff)
+                log.warning("twitter %s: page %d quarantined: %s", brand, page_no, exc)
+                quarantined.append(exc.quarantined(brand, f"page {page_no}"))
+                return Batch(
+                    mentions=mentions,
+                    quarantined=quarantined,
+                    cursor=_after(state, ids, complete=False),
+                )
             except ListenerError as exc:
                 if page_no == 1:
                     raise
                 log.warning(
                     "twitter %s: page %d failed, keeping %d pages: %s",
-                    query.brand,
+                    brand,
                     page_no,
                     page_no - 1,
                     exc,
@@ -109,7 +151,7 @@ class TwitterCollector:
                     quarantined=quarantined,
                     cursor=_after(state, ids, complete=False),
                 )
-            found, bad, page_ids = parse_page(page, query.brand, page_no)
+            found, bad, page_ids = parse_page(page, brand, page_no)
             mentions += found
             quarantined += bad
             ids += page_ids
@@ -156,22 +198,40 @@ class TwitterCollector:
             raise AuthError(
                 self._clean(f"X API rejected the bearer token: {_describe(exc)}")
             ) from exc
+        except tweepy.BadRequest as exc:
+            stale = _rejected_ids(exc)
+            message = self._clean(f"X API error: {_describe(exc)}")
+            if stale:
+                raise _StaleCursor(message, parameters=stale) from exc
+            raise SourceUnavailable(message) from exc
         except tweepy.HTTPException as exc:
             raise SourceUnavailable(self._clean(f"X API error: {_describe(exc)}")) from exc
         except requests.JSONDecodeError as exc:
-            raise SourceUnavailable(f"X API sent a malformed JSON page: {exc}") from exc
+            raise MalformedPage(
+                f"X API sent a malformed JSON page ({exc.msg} at char {exc.pos} of {len(exc.doc)})",
+                payload=exc.doc,
+            ) from exc
         except requests.RequestException as exc:
             raise SourceUnavailable(
                 self._clean(f"X API unreachable: {type(exc).__name__}: {exc}")
             ) from exc
         if not isinstance(page, dict):
-            raise SourceUnavailable(
-                f"X API sent a page that is not a JSON object: {str(page)[:200]!r}"
+            raise MalformedPage(
+                f"X API sent a page that is not a JSON object but {type(page).__name__}",
+                payload=json.dumps(page, ensure_ascii=False),
             )
         return page
 
     def _clean(self, text: str) -> str:
         return scrub(text)
+
+
+class _StaleCursor(SourceUnavailable):
+    """HTTP 400 naming since_id/until_id: the saved position is outside the search window."""
+
+    def __init__(self, message: str, *, parameters: frozenset[str]) -> None:
+        super().__init__(message)
+        self.parameters = parameters
 
 
 def build(settings: TwitterSettings) -> TwitterCollector:
@@ -215,6 +275,27 @@ def _epoch(value: str | None) -> datetime | None:
         return datetime.fromtimestamp(int(value), UTC) if value else None
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _rejected_ids(exc: Any) -> frozenset[str]:
+    """The cursor parameters (since_id, until_id) a 400 answer names as invalid."""
+    names: set[str] = set()
+    for error in getattr(exc, "api_errors", []):
+        if not isinstance(error, dict):
+            continue
+        parameters = error.get("parameters")
+        names.update(parameters if isinstance(parameters, dict) else ())
+        message = str(error.get("message") or "")
+        names.update(n for n in CURSOR_IDS if f"'{n}' must be" in message)
+    return frozenset(names & set(CURSOR_IDS))
+
+
+def _into_window(state: Mapping[str, str], stale: frozenset[str]) -> dict[str, str]:
+    """The cursor without the ids X rejected as older than its search window."""
+    if "until_id" in stale:  # the unread gap below until_id is out of reach: go on after the
+        newest = state.get("newest_id")  # newest tweet read
+        return {"since_id": newest} if newest else {}
+    return {k: v for k, v in state.items() if k not in stale}
 
 
 def _read_cursor(cursor: str | None) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Shared machinery of the API emulators: a threaded HTTP server on 127.0.0.1 with routing,
 a record of every request received, and injectable faults (status codes, malformed bodies,
-delays, dropped connections)."""
+truncated real answers, delays, dropped connections)."""
 
 from __future__ import annotations
 
@@ -59,8 +59,9 @@ class Fault:
 
     ``status``/``body``/``headers`` give the response to send instead; ``delay`` sleeps first
     (with ``status`` None the real response follows the delay); ``drop`` closes the connection
-    without answering. ``after`` lets that many matching requests through first (a fault on
-    page 2 of a pagination: ``after=1``).
+    without answering; ``truncate`` sends the real answer (status, headers) with its body cut
+    in half, a malformed page. ``after`` lets that many matching requests through first (a
+    fault on page 2 of a pagination: ``after=1``).
     """
 
     path_prefix: str = ""
@@ -69,6 +70,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    truncate: bool = False
     times: int = 1
     after: int = 0
 
@@ -155,6 +157,12 @@ class Emulator:
                 return None
             if fault.status is not None:
                 return Response(status=fault.status, body=fault.body, headers=dict(fault.headers))
+        response = self._route(request)
+        if fault is not None and fault.truncate:
+            response.body = response.body[: len(response.body) // 2]
+        return response
+
+    def _route(self, request: Request) -> Response:
         for method, path, handler in self._routes:
             if method != request.method:
                 continue

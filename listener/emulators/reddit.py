@@ -5,7 +5,8 @@
 - ``GET /r/{subs}/search`` (``q`` in lucene syntax, ``sort=new``, ``restrict_sr``),
   ``/r/{subs}/new`` (submissions) and ``/r/{subs}/comments`` (comments); ``subs`` may be
   ``a+b`` or ``all``.
-  Listings page with ``limit`` (max 100) and ``after``; newest first.
+  Listings page with ``limit`` (max 100) and ``after`` (older) or ``before`` (newer), newest
+  first, and reach back at most ``listing_cap`` items (Reddit keeps about 1000 per listing).
 
 Wire details: ``Listing``/``t3``/``t1`` things, fullnames, ``x-ratelimit-used/remaining/reset``
 headers, a 401 with ``www-authenticate`` for a missing or wrong token, ``&<>`` escaped as
@@ -48,6 +49,7 @@ class RedditEmulator(Emulator):
         rate_limit: int = 100_000,
         window: int = 600,
         closed: Iterable[str] = (),
+        listing_cap: int = 1000,
         port: int = 0,
     ) -> None:
         super().__init__(port=port)
@@ -57,6 +59,8 @@ class RedditEmulator(Emulator):
         self.window = window
         self.closed = {s.casefold() for s in closed}
         """Private or banned subreddits: any listing that names one answers 403, as Reddit does."""
+        self.listing_cap = listing_cap
+        """A listing shows only its newest ``listing_cap`` items, as Reddit's do (~1000)."""
         self.tokens: set[str] = set()
         self._things: list[dict[str, Any]] = []
         self._resurfaced: list[str] = []
@@ -152,12 +156,18 @@ class RedditEmulator(Emulator):
                 status=400,
                 headers=rate,
             )
+        items = items[: self.listing_cap]
         limit = min(max(int(request.param("limit") or 25), 1), 100)
-        after = request.param("after")
+        after, before = request.param("after"), request.param("before")
+        names = [t["data"].get("name") for t in items]
+        newer_left = False
         if after:
-            names = [t["data"].get("name") for t in items]
             items = items[names.index(after) + 1 :] if after in names else []
-        page, more = items[:limit], len(items) > limit
+        elif before:  # the ``limit`` items just newer than ``before``, still newest first
+            newer = items[: names.index(before)] if before in names else []
+            items, newer_left = newer[-limit:], len(newer) > limit
+        page = items[:limit]
+        more = len(items) > limit or bool(before and page)  # a before-page has older items
         raw = request.param("raw_json") == "1"
         children = [thing if raw else _escaped(thing) for thing in page]
         data = {
@@ -166,7 +176,7 @@ class RedditEmulator(Emulator):
             "modhash": None,
             "geo_filter": "",
             "children": children,
-            "before": None,
+            "before": page[0]["data"].get("name") if page and (after or newer_left) else None,
         }
         return Response.json({"kind": "Listing", "data": data}, headers=rate)
 

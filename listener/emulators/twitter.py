@@ -4,7 +4,9 @@ Speaks the wire format: string ids, ``data``/``includes.users``/``meta`` with ``
 ``oldest_id``, ``result_count`` and an opaque ``next_token``; only the requested ``tweet.fields``
 and ``user.fields``; ``x-rate-limit-limit/remaining/reset`` headers; problem-JSON errors; a 401
 with ``www-authenticate`` for a wrong bearer token. Queries are evaluated with
-``listener.query.matches``. Usage::
+``listener.query.matches``. Recent search sees the last ``window`` (7 days) only: older tweets
+are not found, and a ``since_id``/``until_id`` of a tweet older than that is a 400 naming the
+parameter, as X answers it. ``malformed_pages(n)`` cuts the next n answers in half. Usage::
 
     emu = TwitterEmulator.from_jsonl(sample_path("twitter.jsonl"), bearer_token="t").start()
     ... point the client at emu.base_url ...; emu.inject(Fault(status=503)); emu.stop()
@@ -15,13 +17,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from listener.domain import utcnow
-from listener.emulators.base import Emulator, Request, Response
-from listener.emulators.corpus import read_jsonl, shift_tweets
+from listener.emulators.base import Emulator, Fault, Request, Response
+from listener.emulators.corpus import format_x_time, read_jsonl, shift_tweets
 from listener.errors import ConfigError
 from listener.query import matches, parse
 
@@ -29,11 +31,21 @@ SEARCH_PATH = "/2/tweets/search/recent"
 _DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 _DEFAULT_USER_FIELDS = ("id", "name", "username")
 _TOKEN_PREFIX = "b26v89c19zqg8o3f"
+_EPOCH_MS = 1288834974657
+RECENT_WINDOW = timedelta(days=7)
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     kind = "https://api.twitter.com/2/problems/" + title.lower().replace(" ", "-")
     return {"title": title, "detail": detail, "type": kind, "status": status, **extra}
+
+
+class _Invalid(ValueError):
+    """A 400 answer; ``parameters`` names the offending request parameters, as X does."""
+
+    def __init__(self, message: str, **parameters: str) -> None:
+        super().__init__(message)
+        self.parameters = {name: [value] for name, value in parameters.items()}
 
 
 class TwitterEmulator(Emulator):
@@ -45,11 +57,13 @@ class TwitterEmulator(Emulator):
         *,
         bearer_token: str = "emulator-bearer-token",
         rate_limit: int = 450,
+        window: timedelta = RECENT_WINDOW,
         port: int = 0,
     ) -> None:
         super().__init__(port=port)
         self.bearer_token = bearer_token
         self.rate_limit = rate_limit
+        self.window = window
         self._tweets: list[dict[str, Any]] = []
         self._data_lock = threading.Lock()
         self._window_start = time.time()
@@ -72,6 +86,11 @@ class TwitterEmulator(Emulator):
         with self._data_lock:
             self._tweets.extend(tweets)
             self._tweets.sort(key=_id_key, reverse=True)
+
+    def malformed_pages(self, times: int = 1, *, after: int = 0) -> None:
+        """Cut the next ``times`` search answers in half (after letting ``after`` through): a
+        200 with the real headers and a body that is not valid JSON."""
+        self.inject(Fault(path_prefix=SEARCH_PATH, truncate=True, times=times, after=after))
 
     @property
     def tweets(self) -> list[dict[str, Any]]:
@@ -103,8 +122,9 @@ class TwitterEmulator(Emulator):
         try:
             result = self._answer(request)
         except ValueError as exc:
+            parameters = exc.parameters if isinstance(exc, _Invalid) else {}
             body = {
-                "errors": [{"parameters": {}, "message": str(exc)}],
+                "errors": [{"parameters": parameters, "message": str(exc)}],
                 "title": "Invalid Request",
                 "detail": "One or more parameters to your request was invalid.",
                 "type": "https://api.twitter.com/2/problems/invalid-request",
@@ -127,11 +147,12 @@ class TwitterEmulator(Emulator):
             raise ValueError(
                 f"The `max_results` query parameter value [{max_results}] is not between 10 and 100"
             )
-        since_id = int(request.param("since_id") or 0)
-        until_id = int(request.param("until_id") or 0)
+        oldest = utcnow() - self.window
+        since_id = _id_param(request, "since_id", oldest)
+        until_id = _id_param(request, "until_id", oldest)
         token = request.param("next_token") or request.param("pagination_token")
         below = _decode_token(token) if token else None
-        start = request.param("start_time")
+        start = max(request.param("start_time") or "", format_x_time(oldest))
         end = request.param("end_time")
         picked: list[dict[str, Any]] = []
         more = False
@@ -226,7 +247,30 @@ def _decode_token(token: str) -> int:
         raise ValueError(f"The `next_token` query parameter value [{token}] is not valid") from None
 
 
+def _id_param(request: Request, name: str, oldest: datetime) -> int:
+    """A since_id/until_id parameter; 400 when its tweet is older than the search window."""
+    value = request.param(name)
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise _Invalid(
+            f"The `{name}` query parameter value [{value}] is not valid", **{name: value}
+        )
+    if snowflake_time(int(value)) < oldest:
+        raise _Invalid(
+            f"Invalid '{name}':'{value}'. '{name}' must be a tweet id created after"
+            f" {oldest:%Y-%m-%dT%H:%MZ}. Please use a 'start_time' instead.",
+            **{name: value},
+        )
+    return int(value)
+
+
 def snowflake(at: datetime, sequence: int = 0) -> str:
     """A tweet id for a tweet created ``at`` (X ids grow with time: milliseconds << 22)."""
-    millis = int(at.timestamp() * 1000) - 1288834974657
+    millis = int(at.timestamp() * 1000) - _EPOCH_MS
     return str((millis << 22) | (sequence & 0x3FFFFF))
+
+
+def snowflake_time(tweet_id: int) -> datetime:
+    """When the tweet with this id was created (the inverse of ``snowflake``)."""
+    return datetime.fromtimestamp(((tweet_id >> 22) + _EPOCH_MS) / 1000, UTC)
