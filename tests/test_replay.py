@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from listener.collectors.replay import ReplayCollector
 from listener.domain import BrandQuery
+from listener.pipeline import CollectResult, collect_once
+from listener.store.outbox import SqlOutbox
 from listener.store.schema import quarantine
 from listener.store.sql import SqlStore
+from tests.factories import T0
 
 QUERY = BrandQuery(brand="Aurora Air", query="aurora")
 
@@ -88,3 +92,115 @@ def test_lines_without_brand_are_matched_by_query(tmp_path: Path) -> None:
         ("1", "Aurora Air", "replay")
     ]
     assert batch.mentions[0].created_at.tzinfo is not None
+
+
+def _raw(**fields: str) -> str:
+    """A replay line written by hand (values are JSON text), for what json.dumps will not write."""
+    values = {
+        "id": '"h"',
+        "text": '"aurora air"',
+        "created_at": '"2026-11-20T10:00:00Z"',
+        "brand": '"Aurora Air"',
+        **fields,
+    }
+    return "{" + ", ".join(f'"{key}": {value}' for key, value in values.items()) + "}"
+
+
+def _nested(depth: int) -> str:
+    return _raw(deep="[" * depth + "]" * depth)
+
+
+# (name, line, what the quarantine reason says): each passes JSON parsing but the store
+# cannot hold it as is; among 100 good lines it must cost only itself.
+HOSTILE = [
+    (
+        "year 9999 with an offset",
+        _line(0, id="h", created_at="9999-12-31T23:00:00-05:00"),
+        "field 'created_at' is out of range: '9999-12-31T23:00:00-05:00'",
+    ),
+    (
+        "year 9999 at the very end",
+        _line(0, id="h", created_at="9999-12-31T23:30:00Z"),
+        "field 'created_at' is out of range: 9999-12-31T23:30:00+00:00",
+    ),
+    (
+        "year 1 with an offset",
+        _line(0, id="h", created_at="0001-01-01T00:30:00+05:00"),
+        "field 'created_at' is out of range",
+    ),
+    ("an integer over 4,300 digits", _raw(n="9" * 4400), "a number has more than 4,300 digits"),
+    ("JSON nested 990 deep", _nested(990), "the line is nested more than 100 levels deep"),
+    ("JSON nested 101 deep", _nested(101), "the line is nested more than 100 levels deep"),
+    ("JSON nested 100,000 deep", _nested(100_000), "the line is nested more than 100 levels"),
+    (
+        "reach of 10^19",
+        _line(0, id="h", author_reach=10**19),
+        "field 'author_reach' is out of range: 10000000000000000000",
+    ),
+    (
+        "engagement of 2^63",
+        _line(0, id="h", engagement=2**63),
+        "field 'engagement' is out of range",
+    ),
+    (
+        "lang of 17 characters",
+        _line(0, id="h", lang="x" * 17),
+        "field 'lang' is 17 characters, more than the 16 allowed",
+    ),
+    (
+        "source of 33 characters",
+        _line(0, id="h", source="s" * 33),
+        "field 'source' is 33 characters, more than the 32 allowed",
+    ),
+    (
+        "author of 201 characters",
+        _line(0, id="h", author="a" * 201),
+        "field 'author' is 201 characters, more than the 200 allowed",
+    ),
+    (
+        "id of 129 characters",
+        _line(0, id="i" * 129),
+        "field 'id' is 129 characters, more than the 128 allowed",
+    ),
+    (
+        "in_reply_to of 129 characters",
+        _line(0, id="h", in_reply_to="r" * 129),
+        "field 'in_reply_to' is 129 characters",
+    ),
+    ("NaN", _raw(score="NaN"), "not valid JSON: NaN is not a number"),
+    ("-Infinity", _raw(score="-Infinity"), "not valid JSON: -Infinity is not a number"),
+    ("1e999", _raw(score="1e999"), "the number 1e999 is out of range"),
+    ("NUL in text", _line(0, id="h", text="aurora air \x00"), "field 'text' contains a NUL"),
+    ("NUL in lang", _line(0, id="h", lang="en\x00"), "field 'lang' contains a NUL character"),
+    ("NUL in source", _line(0, id="h", source="x\x00"), "field 'source' contains a NUL"),
+    ("NUL in in_reply_to", _line(0, id="h", in_reply_to="1\x00"), "field 'in_reply_to' contains"),
+    ("NUL in a key", _raw(**{"k\\u0000": "1"}), "the line has a key 'k\\x00' that contains a NUL"),
+    ("NUL deep in a value", _raw(x='{"y": ["\\u0000"]}'), "the line has a value '\\x00' that"),
+    ("a raw NUL byte", '{"id": "h", "text": "aurora air \x00"}', "not valid JSON: Invalid control"),
+    ("a lone surrogate", _raw(text='"aurora air \\ud800"'), "field 'text' is not valid Unicode"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+def test_a_line_the_store_cannot_hold_is_quarantined_and_the_rest_stored(
+    tmp_path: Path, engine: Engine, line: str, reason: str
+) -> None:
+    path = tmp_path / "in.jsonl"
+    good = [_line(n) for n in range(1, 101)]
+    path.write_text("\n".join([*good[:50], line, *good[50:]]) + "\n", encoding="utf-8")
+    collector = ReplayCollector(patterns=[str(path)])
+    store, outbox = SqlStore(engine), SqlOutbox(engine)
+
+    def run() -> CollectResult:
+        return collect_once(collector=collector, store=store, outbox=outbox, query=QUERY, now=T0)
+
+    result = run()
+    assert (result.fetched, result.added, result.quarantined, result.error) == (100, 100, 1, None)
+    with engine.connect() as conn:
+        rows = conn.execute(select(quarantine)).all()
+    assert [(r.location, r.source) for r in rows] == [(f"{path.resolve()}:51", "replay")]
+    assert rows[0].reason.startswith(reason), rows[0].reason
+    assert len(list(store.iter_mentions(brand="Aurora Air"))) == 100
+    assert len(store.unscored("m@1", 1000)) == 100  # and every stored row reads back
+    again = run()  # the cursor moved on: nothing is read twice, nothing fails
+    assert (again.fetched, again.added, again.quarantined) == (0, 0, 0)

@@ -11,13 +11,16 @@ Required: ``id`` (string or integer), ``text``, ``created_at`` (ISO 8601; no off
 they dedupe against live collection). A line with ``brand`` belongs to that brand; a line
 without one belongs to every brand whose query matches its text. The cursor records how many
 lines of each file were consumed, so appended lines are picked up by the next run. Malformed
-lines are quarantined with ``file:line`` and the reason; the rest of the file is stored.
+lines are quarantined with ``file:line`` and the reason; the rest of the file is stored. So are
+lines the store cannot hold (``listener.store.limits``): a field longer than its column, a number
+out of range, NaN, a NUL character, a time outside years 1-9999 in UTC, JSON nested too deep.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -27,11 +30,14 @@ from typing import TYPE_CHECKING, Any
 from listener.config import ReplaySettings
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, as_utc
 from listener.errors import PayloadError, SourceUnavailable
+from listener.store.limits import MAX_DEPTH, MAX_TIME, MIN_TIME, unstorable
 
 if TYPE_CHECKING:
     from listener.query import Node
 
 MAX_LINE_BYTES = 1_000_000
+FIELD_NAMES = {"external_id": "id", "raw": "the line"}
+"""How store limits name a Mention's attributes in a replay line."""
 Matcher = Callable[[BrandQuery, str, str | None], bool]
 
 
@@ -63,10 +69,7 @@ def parse_line(line: bytes, *, default_brand: str) -> Mention:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError(f"not valid UTF-8 at byte {exc.start}") from None
-    try:
-        item = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    item = _json(text)
     if not isinstance(item, dict):
         raise PayloadError(f"expected a JSON object, got {type(item).__name__}")
     external_id = _text_field(item, "id", required=True)
@@ -77,8 +80,13 @@ def parse_line(line: bytes, *, default_brand: str) -> Mention:
         created_at = as_utc(datetime.fromisoformat(created_raw.replace("Z", "+00:00")))
     except ValueError:
         raise PayloadError(f"field 'created_at' is not an ISO 8601 time: {created_raw!r}") from None
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past the year 9999 in UTC
+        raise PayloadError(
+            f"field 'created_at' is out of range: {created_raw!r} (must be between "
+            f"{MIN_TIME.date()} and {MAX_TIME.date()} UTC)"
+        ) from None
     in_reply_to = _text_field(item, "in_reply_to") or None
-    return Mention(
+    mention = Mention(
         source=_text_field(item, "source") or "replay",
         external_id=external_id,
         brand=_text_field(item, "brand") or default_brand,
@@ -92,6 +100,35 @@ def parse_line(line: bytes, *, default_brand: str) -> Mention:
         in_reply_to=in_reply_to,
         raw=item,
     )
+    problem = unstorable(mention, names=FIELD_NAMES)
+    if problem is not None:
+        raise PayloadError(problem)
+    return mention
+
+
+def _json(text: str) -> Any:
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:  # the limit checked below, exceeded by far
+        raise PayloadError(f"the line is nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError:  # Python reads no integer of more than 4,300 digits
+        raise PayloadError("a number has more than 4,300 digits") from None
+
+
+def _no_constant(name: str) -> float:
+    raise PayloadError(f"not valid JSON: {name} is not a number")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise PayloadError(f"the number {literal[:40]} is out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
 
 
 def _query_matcher(query: BrandQuery, text: str, lang: str | None) -> bool:

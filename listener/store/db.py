@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from listener.errors import ConfigError, StoreError
+from listener.store.failures import detail, install
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -17,25 +18,35 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def connect(url: str) -> Engine:
     """An Engine for ``url``. SQLite gets WAL, foreign keys and a busy timeout; a relative
-    SQLite path is created with its folder. The password never appears in errors or logs."""
+    SQLite path is created with its folder. The password never appears in errors or logs.
+    Infrastructure failures (full, read-only, unreachable, ...) raise one-line StoreErrors."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(f"storage.url: not a database URL: {_redact(url)!r}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the database folder {folder}: {exc.strerror}"
+                ) from exc
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        install(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(
             f"storage.url: unsupported database URL {_redact(url)!r}: {exc}"
         ) from None
+    install(engine)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -68,9 +79,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     try:
         command.upgrade(_alembic_config(engine), revision)  # type: ignore[arg-type]
+    except StoreError as exc:
+        raise StoreError(f"database migration failed: {exc}") from exc
     except SQLAlchemyError as exc:
-        detail = getattr(exc, "orig", None) or exc
-        raise StoreError(f"database migration failed: {type(exc).__name__}: {detail}") from exc
+        why = detail(exc, password=engine.url.password)
+        raise StoreError(f"database migration failed: {type(exc).__name__}: {why}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -7,78 +7,30 @@ for a (mention, model) pair that exists, an alert whose dedupe key exists) are n
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, exists, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import SQLAlchemyError
 
 from listener.domain import (
     Batch,
     BrandQuery,
     Mention,
     NewAlert,
-    Quarantined,
     Score,
     Sentiment,
     StoredMention,
     TrendPoint,
     utcnow,
 )
-from listener.errors import StoreError
 from listener.ports import ExportRow, SourceState
+from listener.store.batches import CHUNK, chunks, write_batch
 from listener.store.dialect import insert_for
 from listener.store.outbox import insert_alerts
 from listener.store.schema import alerts, cursors, mentions, quarantine, scores
-
-_CHUNK = 500
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _storable(mention: Mention) -> str | None:
-    """Why ``mention`` cannot be stored as is (NUL bytes, lone surrogates), or None."""
-    for name in ("text", "author", "external_id", "url"):
-        value: str = getattr(mention, name)
-        if "\x00" in value:
-            return f"{name} contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            return f"{name} is not valid Unicode text: {exc.reason} at position {exc.start}"
-    try:
-        encoded = json.dumps(mention.raw, ensure_ascii=False)
-        encoded.encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        return f"raw payload is not JSON-serialisable: {exc}"
-    if "\\u0000" in encoded:
-        return "raw payload contains a NUL character"
-    return None
-
-
-def _mention_row(mention: Mention, collected_at: datetime) -> dict[str, Any]:
-    return {
-        "source": mention.source,
-        "external_id": mention.external_id,
-        "brand": mention.brand,
-        "text": mention.text,
-        "author": mention.author,
-        "author_reach": mention.author_reach,
-        "engagement": mention.engagement,
-        "url": mention.url,
-        "lang": mention.lang,
-        "in_reply_to": mention.in_reply_to,
-        "created_at": mention.created_at,
-        "collected_at": collected_at,
-        "raw": dict(mention.raw),
-    }
 
 
 def _to_stored(row: Row[Any]) -> StoredMention:
@@ -120,53 +72,7 @@ class SqlStore:
         self.engine = engine
 
     def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
-        now = utcnow()
-        rows, bad = [], list(batch.quarantined)
-        for mention in batch.mentions:
-            problem = _storable(mention)
-            if problem is None:
-                rows.append(_mention_row(mention, now))
-            else:
-                payload = json.dumps(_mention_row(mention, now), default=str, ensure_ascii=True)
-                bad.append(
-                    Quarantined(
-                        source=mention.source,
-                        brand=mention.brand,
-                        reason=problem,
-                        payload=payload,
-                        location=f"id {mention.external_id!r}",
-                    )
-                )
-        try:
-            with self.engine.begin() as conn:
-                added = 0
-                for chunk in _chunks(rows):
-                    stmt = insert_for(conn, mentions).on_conflict_do_nothing(
-                        index_elements=["source", "external_id"]
-                    )
-                    added += len(conn.execute(stmt.returning(mentions.c.id), list(chunk)).all())
-                if bad:
-                    conn.execute(quarantine.insert(), [_quarantine_row(q, now) for q in bad])
-                values = {
-                    "query": query.query,
-                    "failures": 0,
-                    "retry_at": None,
-                    "last_error": None,
-                    "updated_at": now,
-                }
-                if batch.cursor is not None:
-                    values["cursor"] = batch.cursor
-                upsert = insert_for(conn, cursors).values(
-                    source=source, brand=query.brand, **values
-                )
-                conn.execute(
-                    upsert.on_conflict_do_update(index_elements=["source", "brand"], set_=values)
-                )
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"could not store {source} batch for {query.brand!r}: {type(exc).__name__}"
-            ) from exc
-        return added
+        return write_batch(self.engine, source, query, batch)
 
     def source_state(self, source: str, brand: str) -> SourceState:
         with self.engine.connect() as conn:
@@ -234,7 +140,7 @@ class SqlStore:
         ]
         with self.engine.begin() as conn:
             added = 0
-            for chunk in _chunks(score_rows):
+            for chunk in chunks(score_rows):
                 stmt = insert_for(conn, scores).on_conflict_do_nothing(
                     index_elements=["mention_id", "model"]
                 )
@@ -246,7 +152,7 @@ class SqlStore:
     def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
         found: dict[int, Score] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(mention_ids)):
+            for chunk in chunks(list(mention_ids)):
                 rows = conn.execute(
                     select(scores)
                     .where(scores.c.mention_id.in_(chunk))
@@ -259,7 +165,7 @@ class SqlStore:
     def mentions(self, ids: Sequence[int]) -> list[StoredMention]:
         out: list[StoredMention] = []
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(ids))):
+            for chunk in chunks(sorted(set(ids))):
                 rows = conn.execute(
                     select(mentions).where(mentions.c.id.in_(chunk)).order_by(mentions.c.id)
                 )
@@ -304,14 +210,14 @@ class SqlStore:
         if since is not None:
             stmt = stmt.where(mentions.c.created_at >= since)
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=_CHUNK).execute(stmt):
+            for row in conn.execution_options(yield_per=CHUNK).execute(stmt):
                 yield _to_stored(row)
 
     def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
         page: list[StoredMention] = []
         for stored in self.iter_mentions(brand=brand, since=since):
             page.append(stored)
-            if len(page) == _CHUNK:
+            if len(page) == CHUNK:
                 yield from self._with_scores(page)
                 page = []
         yield from self._with_scores(page)
@@ -391,14 +297,3 @@ class SqlStore:
                 name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
                 for name, t in tables.items()
             }
-
-
-def _quarantine_row(item: Quarantined, now: datetime) -> dict[str, Any]:
-    return {
-        "source": item.source,
-        "brand": item.brand,
-        "location": item.location,
-        "reason": item.reason,
-        "payload": item.payload,
-        "created_at": now,
-    }
