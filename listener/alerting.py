@@ -31,7 +31,9 @@ class Alerting:
     def from_settings(
         cls, settings: Settings, *, store: Store, outbox: Outbox, notifier: Notifier
     ) -> Alerting:
-        """Policies from ``[alerts]`` and each brand's overrides; the lease outlives a send."""
+        """Policies from ``[alerts]`` and each brand's overrides. The lease outlives a send
+        (twice ``slack.timeout``) and gives an unanswered post 30 s more to show up in Slack
+        before it is looked for there."""
         prefix = "listener"
         if settings.source_path is not None:
             prefix = f"listener --config {settings.source_path}"
@@ -56,7 +58,7 @@ class Alerting:
         return mention_alert(mention, sentiment, self.policy(mention.mention.brand))
 
     def dispatch(self, now: datetime) -> dict[str, int]:
-        """Send due alerts; counts: sent, retried, failed, digested, deferred."""
+        """Send due alerts; counts: see ``listener.dispatch.COUNTS``."""
         counts = self._dispatcher.run(now)
         if any(counts.values()):
             log.info("dispatch: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,29 +1,52 @@
-"""The dispatch job: due alerts -> storm control -> Notifier.send -> sent | retry | failed.
+"""The dispatch job: storm control -> due alerts -> Notifier.send -> sent | retry | failed.
 
 One run, at an explicit ``now`` (the backoff schedule is computed from it, so tests drive the
-clock): take the due rows, fold a brand's storm of mention alerts into one digest, then claim and
-send the rest one at a time. A row is sent only after ``claim`` gave it to this run, and marked
-sent right after Slack accepted it (see ``listener.store.outbox`` for the exactly-once argument).
+clock). First storm control: a brand with more due mention alerts than its storm threshold gets
+ALL its pending mention alerts folded into one digest (counted in SQL, however many), at most one
+digest per ``digest_interval``. Then the due rows, oldest first, one at a time:
 
-Failures: ``NotifyPermanent`` marks the row failed with the reason and the run goes on;
-``NotifyRetryable`` schedules the row at ``now + retry_after`` (Slack's Retry-After) or at an
-exponential backoff, and ends the run, since Slack is unwell for everyone; after
-``give_up_after`` a row that still cannot be delivered is failed with the last error.
+1. ``claim`` records the attempt before anything is posted (see ``listener.store.outbox``).
+2. A claim ``in_doubt`` (an earlier attempt got no answer: a timeout, a crash after the post)
+   first asks the notifier whether the alert is already there (``CheckingNotifier.delivered``):
+   found -> marked sent without posting again ("recovered").
+3. ``send``: accepted -> ``mark_sent``. ``NotifyPermanent`` -> failed with the reason, the run
+   goes on. ``NotifyUncertain`` (the request went out, no answer) -> the row stays in doubt until
+   a lease from now, when step 2 checks it; the run goes on with the other alerts (two such
+   answers in a row: Slack is slow for everyone, the run ends). ``NotifyRetryable`` (not
+   delivered) -> pending again at ``now + Retry-After`` (which also pauses this dispatcher) or
+   an exponential backoff, and the run ends, since Slack is unwell for everyone.
+
+After ``give_up_after`` a row that still cannot be delivered is failed with the last error.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from listener.domain import Alert, NewAlert, Sentiment, StoredMention
-from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable
-from listener.ports import AlertMessage, Notifier, Outbox, Store
+from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable, NotifyUncertain
+from listener.ports import (
+    AlertMessage,
+    CheckingNotifier,
+    Claim,
+    Notifier,
+    Outbox,
+    Store,
+    Storm,
+)
 from listener.rules import BrandPolicy
 
 log = logging.getLogger(__name__)
+
+COUNTS = ("sent", "retried", "unanswered", "recovered", "failed", "digested", "deferred")
+"""What ``Dispatcher.run`` counts: posted; not delivered, retried later; no answer (checked
+before any new post); found already posted after a lost answer; failed for good; folded into a
+digest; held for the next digest."""
+UNANSWERED_IN_A_ROW = 2
+"""Unanswered posts in a row that end a run (Slack is slow for everyone, not for one alert)."""
 
 
 def backoff(attempts: int, policy: BrandPolicy) -> timedelta:
@@ -33,7 +56,12 @@ def backoff(attempts: int, policy: BrandPolicy) -> timedelta:
 
 
 class Dispatcher:
-    """Sends due alerts; one instance per process (it remembers a Retry-After pause)."""
+    """Sends due alerts; one instance per process (it remembers a Retry-After pause).
+
+    ``lease`` bounds one attempt: longer than a post can take (twice the client timeout and
+    some), it is also how long an unanswered post is left to settle in Slack before it is
+    looked for there.
+    """
 
     def __init__(
         self,
@@ -67,19 +95,25 @@ class Dispatcher:
         return self._policies.get(brand) or self._default
 
     def run(self, now: datetime) -> dict[str, int]:
-        """One dispatch pass; returns counts: sent, retried, failed, digested, deferred."""
-        counts: Counter[str] = Counter(sent=0, retried=0, failed=0, digested=0, deferred=0)
+        """One dispatch pass; returns the ``COUNTS``."""
+        counts: Counter[str] = Counter(dict.fromkeys(COUNTS, 0))
         if self._paused_until is not None and now < self._paused_until:
             counts["paused"] = 1
             return dict(counts)
         self._paused_until = None
-        due = self._outbox.due(now, self._batch_size)
-        outgoing = self._storm_control(due, now, counts)
+        stormy = self._storm_control(now, counts)
+        outgoing = [
+            a
+            for a in self._outbox.due(now, self._batch_size)
+            if not (a.kind == "mention" and a.status == "pending" and a.brand in stormy)
+        ]  # a mention stored since its brand's storm was folded waits for the next digest
         mention_ids = [a.mention_id for a in outgoing if a.mention_id is not None]
         mentions = {m.id: m for m in self._store.mentions(mention_ids)} if mention_ids else {}
         scores = self._store.latest_scores(mention_ids) if mention_ids else {}
+        unanswered = 0
         for alert in outgoing:
-            if not self._outbox.claim(alert.id, now=now, lease=self._lease):
+            claim = self._outbox.claim(alert.id, now=now, lease=self._lease)
+            if claim is None:
                 continue
             sentiment: Sentiment | None = None
             if alert.mention_id is not None and alert.mention_id in scores:
@@ -92,40 +126,101 @@ class Dispatcher:
                 examples=self._examples(alert),
                 command_prefix=self._command_prefix,
             )
-            if not self._send(alert, message, now, counts):
+            outcome = self._deliver(claim, message, now, counts)
+            unanswered = unanswered + 1 if outcome == "unanswered" else 0
+            if outcome == "stop" or unanswered >= UNANSWERED_IN_A_ROW:
                 break
         return dict(counts)
 
-    def _send(
-        self, alert: Alert, message: AlertMessage, now: datetime, counts: Counter[str]
-    ) -> bool:
-        """Send one claimed alert and record the outcome; False when the run should stop."""
+    def _deliver(
+        self, claim: Claim, message: AlertMessage, now: datetime, counts: Counter[str]
+    ) -> str:
+        """Deliver one claimed alert and record the outcome: 'ok', 'unanswered' or 'stop'."""
+        alert = message.alert
+        if claim.in_doubt:
+            try:
+                found = self._already_delivered(message)
+            except NotifyRetryable as exc:
+                self._later(claim, alert, now, exc, counts, in_doubt=True)
+                return "stop"
+            except NotifyPermanent:
+                found = False  # e.g. no channel for the brand: the post below says so
+            if found:
+                self._outbox.mark_sent(claim, now)
+                counts["recovered"] += 1
+                log.info(
+                    "alert %s was already in Slack (its answer was lost): not posted again",
+                    alert.id,
+                )
+                return "ok"
         try:
             self._notifier.send(message)
         except NotifyPermanent as exc:
-            self._outbox.mark_failed(alert.id, error=str(exc))
+            self._outbox.mark_failed(claim, error=str(exc))
             counts["failed"] += 1
             log.warning("alert %s failed for good: %s", alert.id, exc)
-            return True
+            return "ok"
+        except NotifyUncertain as exc:
+            gave_up = self._later(claim, alert, now, exc, counts, in_doubt=True)
+            return "stop" if gave_up else "unanswered"
         except NotifyError as exc:
-            retry_after = exc.retry_after if isinstance(exc, NotifyRetryable) else None
-            policy = self.policy(alert.brand)
-            if now - alert.created_at >= policy.give_up_after:
-                self._outbox.mark_failed(alert.id, error=f"gave up after retrying: {exc}")
-                counts["failed"] += 1
-                return False
-            if retry_after is not None:
-                delay = timedelta(seconds=retry_after)
-                self._paused_until = now + delay
-            else:
-                delay = backoff(alert.attempts, policy)
-            self._outbox.mark_retry(alert.id, next_attempt_at=now + delay, error=str(exc))
-            counts["retried"] += 1
-            log.info("alert %s: %s; next try in %ss", alert.id, exc, delay.total_seconds())
-            return False
-        self._outbox.mark_sent(alert.id, now)
+            self._later(claim, alert, now, exc, counts, in_doubt=False)
+            return "stop"
+        self._outbox.mark_sent(claim, now)
         counts["sent"] += 1
-        return True
+        return "ok"
+
+    def _already_delivered(self, message: AlertMessage) -> bool:
+        """For an alert whose last attempt got no answer: is it in Slack already? Raises
+        NotifyRetryable when Slack cannot be asked now."""
+        if not isinstance(self._notifier, CheckingNotifier):
+            log.warning(
+                "alert %s: an earlier attempt got no answer and this notifier cannot check; "
+                "posting again (it may show twice)",
+                message.alert.id,
+            )
+            return False
+        found = self._notifier.delivered(message)
+        if found is None:
+            log.warning(
+                "alert %s: an earlier attempt got no answer and Slack cannot be asked; "
+                "posting again (it may show twice)",
+                message.alert.id,
+            )
+        return bool(found)
+
+    def _later(
+        self,
+        claim: Claim,
+        alert: Alert,
+        now: datetime,
+        exc: NotifyError,
+        counts: Counter[str],
+        *,
+        in_doubt: bool,
+    ) -> bool:
+        """Schedule the next try of an alert that was not (or maybe not) delivered; True when
+        it was given up instead."""
+        policy = self.policy(alert.brand)
+        if now - alert.created_at >= policy.give_up_after:
+            self._outbox.mark_failed(claim, error=f"gave up after retrying: {exc}")
+            counts["failed"] += 1
+            return True
+        retry_after = exc.retry_after if isinstance(exc, NotifyRetryable) else None
+        if retry_after is not None:
+            delay = timedelta(seconds=retry_after)
+            self._paused_until = now + delay
+        else:
+            delay = backoff(alert.attempts, policy)
+        if in_doubt:  # leave Slack time to record a late post before it is looked for
+            delay = max(delay, self._lease)
+            self._outbox.mark_uncertain(claim, next_attempt_at=now + delay, error=str(exc))
+            counts["unanswered" if isinstance(exc, NotifyUncertain) else "retried"] += 1
+        else:
+            self._outbox.mark_retry(claim, next_attempt_at=now + delay, error=str(exc))
+            counts["retried"] += 1
+        log.info("alert %s: %s; next try in %ss", alert.id, exc, delay.total_seconds())
+        return False
 
     def _examples(self, alert: Alert) -> list[StoredMention]:
         if alert.kind != "digest":
@@ -134,59 +229,49 @@ class Dispatcher:
         found = {m.id: m for m in self._store.mentions(ids)} if ids else {}
         return [found[i] for i in ids if i in found]
 
-    def _storm_control(
-        self, due: Sequence[Alert], now: datetime, counts: Counter[str]
-    ) -> list[Alert]:
-        """The alerts to send this run: a brand whose mention alerts exceed its storm threshold
-        within its window gets one digest instead (at most one per digest_interval)."""
-        outgoing: list[Alert] = []
-        storms: dict[str, list[Alert]] = defaultdict(list)
-        for alert in due:
-            if alert.kind == "mention" and alert.status == "pending":
-                storms[alert.brand].append(alert)
-            else:
-                outgoing.append(alert)
-        for brand, group in storms.items():
+    def _storm_control(self, now: datetime, counts: Counter[str]) -> set[str]:
+        """Fold each storming brand's pending mention alerts into one digest (or hold them for
+        the next one, at most one per digest_interval). Returns the storming brands."""
+        stormy: set[str] = set()
+        for brand, due in sorted(self._outbox.storm_pending(now).items()):
             policy = self.policy(brand)
             recent, last_digest = self._outbox.storm_state(brand, since=now - policy.storm_window)
-            if recent + len(group) <= policy.storm_threshold:
-                outgoing.extend(group)
+            if recent + due <= policy.storm_threshold:
                 continue
-            ids = [a.id for a in group]
+            stormy.add(brand)
             if last_digest is not None and now - last_digest < policy.digest_interval:
-                counts["deferred"] += self._outbox.defer(
-                    ids, until=last_digest + policy.digest_interval
-                )
+                until = last_digest + policy.digest_interval
+                counts["deferred"] += self._outbox.defer_storm(brand, now=now, until=until)
                 continue
-            digest = self._outbox.fold(ids, self._digest(brand, group, recent, policy), now=now)
+
+            def build(storm: Storm, recent: int = recent, policy: BrandPolicy = policy) -> NewAlert:
+                return self._digest(storm, recent, policy)
+
+            digest = self._outbox.fold_storm(
+                brand, now=now, examples=policy.digest_examples, digest=build
+            )
             if digest is not None:
-                counts["digested"] += int(digest.details.get("count", len(group)))
-                outgoing.append(digest)
-        outgoing.sort(key=lambda a: a.id)
-        return outgoing
+                counts["digested"] += int(digest.details.get("count", 0))
+        return stormy
 
-    def _digest(
-        self, brand: str, group: Sequence[Alert], recent: int, policy: BrandPolicy
-    ) -> NewAlert:
-        def weight(a: Alert) -> float:
-            return (float(a.details.get("reach", 0)) + 1.0) * float(a.details.get("anger", 0.0))
-
-        top = sorted(group, key=weight, reverse=True)[: policy.digest_examples]
+    def _digest(self, storm: Storm, recent: int, policy: BrandPolicy) -> NewAlert:
         window = _words(policy.storm_window)
         reason = (
-            f"{len(group)} angry mentions due at once"
-            + (f" after {recent} alerted in the last {window}" if recent else "")
+            f"{storm.count:,} angry mentions due at once"
+            + (f" after {recent:,} alerted in the last {window}" if recent else "")
             + f" (more than {policy.storm_threshold} per {window})"
         )
-        first = min(a.id for a in group)
         return NewAlert(
             kind="digest",
-            brand=brand,
-            dedupe_key=f"digest:{brand}:{first}",
+            brand=storm.brand,
+            dedupe_key=f"digest:{storm.brand}:{storm.first_id}",
             reason=reason,
             details={
-                "count": len(group),
-                "examples": [a.mention_id for a in top if a.mention_id is not None],
+                "count": storm.count,
+                "examples": list(storm.examples),
+                "by_source": dict(storm.by_source),
+                "first_at": storm.first_at.isoformat(),
+                "last_at": storm.last_at.isoformat(),
                 "command": f"{self._command_prefix} alerts list --digest DIGEST_ID",
             },
         )

@@ -13,6 +13,7 @@ these with ``raise ... from exc``, so orchestration code only ever catches our t
      ├── ModelError             the sentiment model is missing or cannot be loaded
      ├── NotifyError            an alert could not be delivered
      │    ├── NotifyRetryable   transient (429 with ``retry_after``, 5xx, connection): retry later
+     │    │    └── NotifyUncertain  no answer after sending (timeout): it may have been posted
      │    └── NotifyPermanent   will never succeed as is (channel_not_found, invalid_auth)
      └── StoreError             the database refused or is unreachable
 
@@ -70,6 +71,11 @@ class NotifyRetryable(NotifyError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class NotifyUncertain(NotifyRetryable):
+    """The request went out but no answer came back (a timeout, a dropped connection, a gateway
+    timeout): the message may have been posted. Check before posting it again."""
 
 
 class NotifyPermanent(NotifyError):

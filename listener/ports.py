@@ -6,7 +6,7 @@ classes are chosen in ``app`` alone. Each method's docstring is its contract.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -81,6 +81,23 @@ class Notifier(Protocol):
     def send(self, message: AlertMessage) -> None:
         """Deliver one alert. Raises NotifyRetryable (with retry_after when the server said) or
         NotifyPermanent; never a third-party exception, never a secret in the message."""
+        ...
+
+
+@runtime_checkable
+class CheckingNotifier(Notifier, Protocol):
+    """A notifier that can read back what it posted (Slack with a bot token), so an attempt
+    whose outcome is unknown (a timeout, a crash) is checked instead of posted again."""
+
+    def send(self, message: AlertMessage) -> None:
+        """As ``Notifier.send``; raises NotifyUncertain when the request went out but no answer
+        came back, and tags the message so that ``delivered`` can find it."""
+        ...
+
+    def delivered(self, message: AlertMessage) -> bool | None:
+        """Whether an earlier ``send`` of this alert reached its destination: True (found),
+        False (not there), None (cannot tell here: no permission to read back; the caller posts
+        again). Raises NotifyRetryable when it cannot tell now (ask again later)."""
         ...
 
 
@@ -168,6 +185,31 @@ class Store(Protocol):
         ...
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Claim:
+    """One delivery attempt of one alert, given by ``Outbox.claim``."""
+
+    alert_id: int
+    until: datetime
+    """The lease end, also the attempt's id: each later claim of the row ends later."""
+    in_doubt: bool = False
+    """An earlier attempt got no answer (timeout, crash): it may be posted; check first."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Storm:
+    """A brand's pending mention alerts, summed up for one digest."""
+
+    brand: str
+    count: int
+    first_id: int
+    first_at: datetime
+    last_at: datetime
+    examples: Sequence[int]
+    """Mention ids of the top alerts by reach × anger, best first."""
+    by_source: Mapping[str, int]
+
+
 class Outbox(Protocol):
     """The alert outbox. Delivery state lives here so a crash never loses or repeats an alert."""
 
@@ -179,15 +221,21 @@ class Outbox(Protocol):
         """Pending alerts whose next attempt is due at ``now``, oldest first."""
         ...
 
-    def mark_sent(self, alert_id: int, at: datetime) -> None:
-        """Record delivery; the alert is never sent again."""
+    def mark_sent(self, claim: Claim, at: datetime) -> bool:
+        """Record delivery; the alert is never sent again. Like every ``mark_*``, applies only
+        while ``claim`` is the row's latest attempt; returns whether it did."""
         ...
 
-    def mark_retry(self, alert_id: int, *, next_attempt_at: datetime, error: str) -> None:
-        """attempts += 1; try again at ``next_attempt_at``."""
+    def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
+        """Not delivered: attempts += 1; back to pending, try again at ``next_attempt_at``."""
         ...
 
-    def mark_failed(self, alert_id: int, *, error: str) -> None:
+    def mark_uncertain(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
+        """Outcome unknown: attempts += 1; the row stays 'sending' (in doubt) until
+        ``next_attempt_at``, when its next claim says ``in_doubt``."""
+        ...
+
+    def mark_failed(self, claim: Claim, *, error: str) -> bool:
         """attempts += 1; status failed with the reason; never tried again."""
         ...
 
@@ -202,16 +250,27 @@ class Outbox(Protocol):
         Returns the number of alerts updated."""
         ...
 
-    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> bool:
-        """Give a due row to one caller (status 'sending' until ``now + lease``); True if won."""
+    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:
+        """Give a due row to one caller (status 'sending' until ``now + lease``): the Claim if
+        won, None if the row is not due or another caller got it. A row left 'sending' by an
+        earlier attempt (lease over: a crash, or ``mark_uncertain``) is claimed ``in_doubt``."""
         ...
 
-    def defer(self, alert_ids: Iterable[int], *, until: datetime) -> int:
-        """Postpone pending rows without counting an attempt."""
+    def storm_pending(self, now: datetime) -> dict[str, int]:
+        """Per brand: pending mention alerts due at ``now`` (storm control's input)."""
         ...
 
-    def fold(self, alert_ids: Sequence[int], digest: NewAlert, *, now: datetime) -> Alert | None:
-        """Insert ``digest`` and mark the pending ``alert_ids`` digested into it, atomically."""
+    def defer_storm(self, brand: str, *, now: datetime, until: datetime) -> int:
+        """Postpone the brand's due pending mention alerts to ``until``; no attempt counted.
+        Returns the number postponed."""
+        ...
+
+    def fold_storm(
+        self, brand: str, *, now: datetime, examples: int, digest: Callable[[Storm], NewAlert]
+    ) -> Alert | None:
+        """In ONE transaction: fold EVERY pending mention alert of ``brand`` (however many)
+        into one pending digest alert built by ``digest`` from their summary, and return it;
+        None when none was pending (another dispatcher folded or sent them)."""
         ...
 
     def storm_state(self, brand: str, *, since: datetime) -> tuple[int, datetime | None]:

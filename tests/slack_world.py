@@ -16,6 +16,7 @@ from listener.dispatch import Dispatcher
 from listener.domain import Batch, Score, Sentiment, StoredMention, utcnow
 from listener.emulators.slack import SlackEmulator
 from listener.notifiers import slack
+from listener.ports import Notifier
 from listener.rules import BrandPolicy
 from listener.store.outbox import SqlOutbox
 from listener.store.sql import SqlStore
@@ -46,9 +47,13 @@ class World:
     t0: datetime = field(default_factory=lambda: utcnow() + timedelta(minutes=1))
     """The simulated clock's start: after every alert the test stores (rows carry real times)."""
 
-    def restart(self) -> World:
+    options: dict[str, Any] = field(default_factory=dict)
+    """make_world's keyword arguments, for ``restart``."""
+
+    def restart(self, **changes: Any) -> World:
         """New objects over the same database: what a process restart does."""
-        world = make_world(self.engine, self.slack, policies=self.policies)
+        options = {**self.options, "outbox": None, "notifier": None, **changes}
+        world = make_world(self.engine, self.slack, policies=self.policies, **options)
         world.t0 = self.t0
         return world
 
@@ -67,6 +72,31 @@ class World:
         self.store.add_scores([score], [alert] if alert else [])
         return stored
 
+    def angry_many(self, ns: range, *, brand: str = BRAND, source: str = "twitter") -> None:
+        """Collect and score many angry mentions at once (one batch, one score transaction)."""
+        query = replace(QUERY, brand=brand)
+        items = [
+            mention(
+                n, brand=brand, source=source, author_reach=n % 5000, url=f"https://x.example/{n}"
+            )
+            for n in ns
+        ]
+        self.store.add_batch(source, query, Batch(mentions=items))
+        wanted = {str(n) for n in ns}
+        stored = [
+            m
+            for m in self.store.iter_mentions(brand=brand)
+            if m.mention.source == source and m.mention.external_id in wanted
+        ]
+        sentiment = angry_sentiment()
+        scores, new = [], []
+        for m in stored:
+            scores.append(Score(mention_id=m.id, model=MODEL, sentiment=sentiment, scored_at=T0))
+            alert = self.alerting.mention_alert(m, sentiment)
+            if alert is not None:
+                new.append(alert)
+        self.store.add_scores(scores, new)
+
     def posted(self) -> int:
         return len(self.slack.messages)
 
@@ -76,16 +106,24 @@ def make_world(
     emulator: SlackEmulator,
     *,
     policies: dict[str, BrandPolicy] | None = None,
+    timeout: timedelta = timedelta(seconds=3),
+    lease: timedelta = timedelta(seconds=60),
+    batch_size: int = 500,
+    outbox: Any = None,
+    notifier: Notifier | None = None,
     **overrides: Any,
 ) -> World:
+    """A store, outbox and dispatcher over ``engine``, posting to ``emulator`` with slack-sdk
+    (``outbox``: a wrapper of the SqlOutbox, e.g. one that fails like a full disk)."""
     settings = SlackSettings(
         token=SecretStr(TOKEN),
         channel="#alerts",
         api_base=emulator.api_url,
-        timeout=timedelta(seconds=3),
+        timeout=timeout,
     )
-    notifier = slack.build(settings)
-    store, outbox = SqlStore(engine), SqlOutbox(engine)
+    notifier = notifier or slack.build(settings)
+    store = SqlStore(engine)
+    outbox = outbox or SqlOutbox(engine)
     if policies is None:
         policies = {
             BRAND: BrandPolicy(
@@ -98,6 +136,9 @@ def make_world(
         notifier=notifier,
         policies=policies,
         command_prefix="listener --config listener.toml",
+        lease=lease,
+        batch_size=batch_size,
     )
     alerting = Alerting(store=store, outbox=outbox, dispatcher=dispatcher)
-    return World(engine, emulator, store, outbox, alerting, policies)
+    options = {"timeout": timeout, "lease": lease, "batch_size": batch_size, **overrides}
+    return World(engine, emulator, store, outbox, alerting, policies, options=options)

@@ -44,6 +44,8 @@ def test_angry_mention_is_posted_once_with_the_blocks_to_act_on(world: World) ->
     assert world.alerting.dispatch(world.t0) == {
         "sent": 1,
         "retried": 0,
+        "unanswered": 0,
+        "recovered": 0,
         "failed": 0,
         "digested": 0,
         "deferred": 0,

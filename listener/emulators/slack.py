@@ -1,16 +1,27 @@
-"""A local Slack emulator: ``chat.postMessage`` and ``auth.test`` of the Web API, and incoming
-webhooks, answering like Slack does (HTTP 200 with ``{"ok": false, "error": ...}`` for API
-refusals; plain-text ``ok`` / ``invalid_payload`` / ``no_service`` for webhooks).
+"""A local Slack emulator: ``chat.postMessage`` (with message ``metadata``),
+``conversations.history`` (``include_all_metadata``, ``oldest``/``latest``, cursor pages),
+``conversations.list`` and ``auth.test`` of the Web API, and incoming webhooks, answering like
+Slack does (HTTP 200 with ``{"ok": false, "error": ...}`` for API refusals; plain-text ``ok`` /
+``invalid_payload`` / ``no_service`` for webhooks).
+
+Channels are given by name (``#alerts``) or ID (``C0ALERTS``); a name gets a stable ID, and, as in
+Slack, ``chat.postMessage`` takes either while ``conversations.history`` wants the ID.
 
 Point slack-sdk at it with ``WebClient(base_url=emulator.api_url)`` or a webhook URL from
-``emulator.webhook_url``. ``messages`` holds what was posted, parsed; 429s, 5xx and dropped
-connections are injected with ``base.Fault``; ``stop()`` then ``restart()`` simulates an outage
-(connection refused) and brings it back on the same port with its messages kept.
+``emulator.webhook_url``. ``messages`` holds what was posted, parsed. Trouble on demand:
+``rate_limit`` (429 + Retry-After), ``server_error`` (5xx), ``proxy_page`` (an HTML error page,
+HTTP 200 by default), ``slow`` (records the message, then answers late: the client times out
+although Slack has it), ``read_scopes = False`` (``missing_scope`` on reads), any ``base.Fault``;
+``stop()`` then ``restart()`` simulates an outage (connection refused) and brings it back on the
+same port with its messages kept.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -21,6 +32,23 @@ from typing import Any
 from listener.emulators.base import Emulator, Fault, Request, Response
 
 WEBHOOK_PATH = "/services/T000EMUL/B000EMUL/emulatorsecret"
+PROXY_PAGE = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>"
+    b"<h1>Bad Gateway</h1><p>The proxy server received an invalid response.</p></body></html>"
+)
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
+
+
+def channel_id(ref: str) -> str:
+    """The emulator's ID of a channel given by name ('#alerts') or ID ('C0ALERTS')."""
+    if _CHANNEL_ID.fullmatch(ref):
+        return ref
+    name = ref.removeprefix("#")
+    return "C" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:9].upper()
+
+
+def channel_name(ref: str) -> str:
+    return ref.lower() if _CHANNEL_ID.fullmatch(ref) else ref.removeprefix("#")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -36,6 +64,9 @@ class PostedMessage:
     received_at: float
     """time.monotonic() when it arrived (for latency benchmarks)."""
     params: dict[str, Any] = field(default_factory=dict)
+    channel_id: str = ""
+    metadata: dict[str, Any] | None = None
+    """The message metadata (``event_type``, ``event_payload``) it was posted with."""
 
 
 class SlackEmulator(Emulator):
@@ -54,10 +85,16 @@ class SlackEmulator(Emulator):
         self.channels = set(channels)
         self.webhook_channel = webhook_channel
         self.messages: list[PostedMessage] = []
+        self.read_scopes = True
+        """False: reads answer ``missing_scope`` (a bot with chat:write only)."""
         self._seq = 0
         self._msg_lock = threading.Lock()
+        self._slow: list[float] = []
         self.route("POST", "/api/chat.postMessage", self._post_message)
         self.route("POST", "/api/auth.test", self._auth_test)
+        for verb in ("GET", "POST"):
+            self.route(verb, "/api/conversations.history", self._history)
+            self.route(verb, "/api/conversations.list", self._list)
         self.route("POST", "/services/*", self._webhook)
 
     @property
@@ -80,6 +117,31 @@ class SlackEmulator(Emulator):
                 times=times,
             )
         )
+
+    def server_error(self, status: int = 503, *, times: int = 1, path_prefix: str = "") -> None:
+        """Answer the next ``times`` requests with HTTP ``status`` and an HTML error page."""
+        self.proxy_page(times=times, status=status, path_prefix=path_prefix)
+
+    def proxy_page(self, *, times: int = 1, status: int = 200, path_prefix: str = "") -> None:
+        """Answer the next ``times`` requests with an HTML page instead of Slack's JSON, as a
+        proxy or load balancer in the way does (HTTP 200 unless ``status`` says otherwise)."""
+        headers = {"content-type": "text/html; charset=utf-8"}
+        fault = Fault(
+            path_prefix=path_prefix, status=status, body=PROXY_PAGE, headers=headers, times=times
+        )
+        self.inject(fault)
+
+    def slow(self, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` chat.postMessage calls record the message, then answer only after
+        ``seconds``: a client with a shorter timeout gives up although Slack has the message."""
+        with self._msg_lock:
+            self._slow.extend([seconds] * times)
+
+    def history(self, channel: str) -> list[PostedMessage]:
+        """The messages of one channel (name or ID), oldest first."""
+        wanted = channel_id(channel)
+        with self._msg_lock:
+            return [m for m in self.messages if m.channel_id == wanted]
 
     def start(self) -> SlackEmulator:
         super().start()
@@ -116,7 +178,20 @@ class SlackEmulator(Emulator):
             return "invalid_auth"
         return None
 
+    def _find_channel(self, given: str) -> str | None:
+        """The configured channel ``given`` names (as '#name', 'name' or its ID)."""
+        for ref in self.channels:
+            if given in (ref, channel_name(ref), channel_id(ref)):
+                return ref
+        return None
+
     def _record(self, channel: str, params: dict[str, Any], via: str) -> PostedMessage:
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                metadata = None
         with self._msg_lock:
             self._seq += 1
             ts = f"{int(time.time())}.{self._seq:06d}"
@@ -129,6 +204,8 @@ class SlackEmulator(Emulator):
                 via=via,
                 received_at=time.monotonic(),
                 params=params,
+                channel_id=channel_id(channel),
+                metadata=metadata if isinstance(metadata, dict) else None,
             )
             self.messages.append(message)
         return message
@@ -138,18 +215,102 @@ class SlackEmulator(Emulator):
         error = self._auth_error(request, params)
         if error is not None:
             return Response.json({"ok": False, "error": error})
-        channel = str(params.get("channel") or "")
-        if not channel:
-            return Response.json({"ok": False, "error": "channel_not_found"})
-        if channel not in self.channels:
+        channel = self._find_channel(str(params.get("channel") or ""))
+        if channel is None:
             return Response.json({"ok": False, "error": "channel_not_found"})
         if not params.get("text") and not params.get("blocks"):
             return Response.json({"ok": False, "error": "no_text"})
         if params.get("blocks") is None and "blocks" in params:
             return Response.json({"ok": False, "error": "invalid_blocks"})
+        metadata = params.get("metadata")
+        if metadata is not None and not _valid_metadata(metadata):
+            return Response.json({"ok": False, "error": "invalid_metadata_format"})
         message = self._record(channel, params, "api")
-        payload = {"type": "message", "text": message.text, "ts": message.ts}
-        return Response.json({"ok": True, "channel": channel, "ts": message.ts, "message": payload})
+        with self._msg_lock:
+            delay = self._slow.pop(0) if self._slow else 0.0
+        if delay:
+            time.sleep(delay)  # Slack has the message; the answer comes late
+        payload = self._as_item(message, with_metadata=False)
+        return Response.json(
+            {"ok": True, "channel": message.channel_id, "ts": message.ts, "message": payload}
+        )
+
+    def _as_item(self, message: PostedMessage, *, with_metadata: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"type": "message", "text": message.text, "ts": message.ts}
+        if message.via == "api":
+            item.update(bot_id="B0", app_id="A0EMULATOR", user="U0LISTENER")
+        else:
+            item.update(subtype="bot_message", bot_id="B0")
+        if message.blocks:
+            item["blocks"] = message.blocks
+        if with_metadata and message.metadata is not None:
+            item["metadata"] = message.metadata
+        return item
+
+    def _read_error(self, request: Request, params: dict[str, Any]) -> Response | None:
+        error = self._auth_error(request, params)
+        if error is not None:
+            return Response.json({"ok": False, "error": error})
+        if not self.read_scopes:
+            needed = "channels:history,groups:history,channels:read,groups:read"
+            return Response.json(
+                {"ok": False, "error": "missing_scope", "needed": needed, "provided": "chat:write"}
+            )
+        return None
+
+    def _history(self, request: Request) -> Response:
+        params = {**self._params(request), **{k: v[0] for k, v in request.query.items()}}
+        refused = self._read_error(request, params)
+        if refused is not None:
+            return refused
+        wanted = str(params.get("channel") or "")
+        channel = self._find_channel(wanted)
+        if channel is None or channel_id(channel) != wanted:  # IDs only, as in Slack
+            return Response.json({"ok": False, "error": "channel_not_found"})
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or time.time() + 1e6)
+        found = [m for m in reversed(self.history(channel)) if oldest < float(m.ts) < latest]
+        limit = min(max(int(params.get("limit") or 100), 1), 999)
+        start = _decode_cursor(params.get("cursor"))
+        page = found[start : start + limit]
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        more = start + limit < len(found)
+        return Response.json(
+            {
+                "ok": True,
+                "messages": [self._as_item(m, with_metadata=with_metadata) for m in page],
+                "has_more": more,
+                "pin_count": 0,
+                "response_metadata": {"next_cursor": _encode_cursor(start + limit) if more else ""},
+            }
+        )
+
+    def _list(self, request: Request) -> Response:
+        params = {**self._params(request), **{k: v[0] for k, v in request.query.items()}}
+        refused = self._read_error(request, params)
+        if refused is not None:
+            return refused
+        channels = sorted(self.channels)
+        limit = min(max(int(params.get("limit") or 100), 1), 1000)
+        start = _decode_cursor(params.get("cursor"))
+        more = start + limit < len(channels)
+        items = [
+            {
+                "id": channel_id(ref),
+                "name": channel_name(ref),
+                "is_channel": True,
+                "is_private": False,
+                "is_archived": False,
+            }
+            for ref in channels[start : start + limit]
+        ]
+        return Response.json(
+            {
+                "ok": True,
+                "channels": items,
+                "response_metadata": {"next_cursor": _encode_cursor(start + limit) if more else ""},
+            }
+        )
 
     def _auth_test(self, request: Request) -> Response:
         error = self._auth_error(request, self._params(request))
@@ -170,3 +331,29 @@ class SlackEmulator(Emulator):
             )
         self._record(self.webhook_channel, params, "webhook")
         return Response(status=200, body=b"ok", headers={"content-type": "text/html"})
+
+
+def _valid_metadata(metadata: Any) -> bool:
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return False
+    return (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and isinstance(metadata.get("event_payload"), dict)
+    )
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.b64encode(f"next:{offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: Any) -> int:
+    if not cursor:
+        return 0
+    try:
+        return max(int(base64.b64decode(str(cursor)).decode().removeprefix("next:")), 0)
+    except ValueError:
+        return 0

@@ -10,6 +10,7 @@ cut with a visible note), a header 150, at most 50 blocks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -130,14 +131,22 @@ def _digest(message: AlertMessage) -> Rendered:
     count = int(alert.details.get("count", len(message.examples)))
     command = str(alert.details.get("command", "listener alerts list --digest DIGEST_ID"))
     command = command.replace("DIGEST_ID", str(alert.id))
-    head = f"🚨 {count} angry mentions of {alert.brand}"
+    head = f"🚨 {count:,} angry mentions of {alert.brand}"
+    summary = (
+        f"*{count:,}* angry mentions arrived together; they are folded into this digest instead "
+        f"of {count:,} separate pings.\n*Why:* {escape(alert.reason)}"
+    )
+    by_source = alert.details.get("by_source")
+    if isinstance(by_source, dict) and by_source:
+        ranked = sorted(by_source.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))[:10]
+        parts = [f"{escape(str(k))} {int(v):,}" for k, v in ranked]
+        summary += "\n*By source:* " + " · ".join(parts)
+    span = _span(alert.details.get("first_at"), alert.details.get("last_at"))
+    if span:
+        summary += f"\n*Alerted:* {span}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(head, HEADER_LIMIT)},
-        _section(
-            f"*{count}* angry mentions arrived together; they are folded into this digest instead "
-            f"of {count} separate pings.\n*Why:* {escape(alert.reason)}\n"
-            f"*All of them:* `{escape(command)}`"
-        ),
+        _section(summary + f"\n*All of them:* `{escape(command)}`"),
     ]
     if message.examples:
         blocks.append(_section(f"*Top {len(message.examples)} by reach × anger:*"))
@@ -147,3 +156,14 @@ def _digest(message: AlertMessage) -> Rendered:
     ack = f"{message.command_prefix} alerts ack {alert.id}"
     blocks.append(_context(f"digest #{alert.id} · ack all: `{escape(ack)}`"))
     return Rendered(text=f"{head} (digest)", blocks=blocks[:50])
+
+
+def _span(first: Any, last: Any) -> str:
+    """'14:02-14:09 UTC' for the digest's ISO times (first and last alert), '' if unknown."""
+    try:
+        start, end = datetime.fromisoformat(str(first)), datetime.fromisoformat(str(last))
+    except ValueError:
+        return ""
+    if start.date() == end.date():
+        return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
+    return f"{start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC"

@@ -3,23 +3,26 @@
 Delivery guarantee
 ------------------
 A row moves ``pending -> sending -> sent | pending (retry) | failed``; mention rows folded into a
-digest move ``pending -> digested``. Every transition is one conditional UPDATE (``WHERE status
-IN ...``), so it is idempotent and two dispatchers never both own a row:
+digest move ``pending -> digested``. Every transition is one conditional UPDATE, so it is
+idempotent and two dispatchers never both own a row:
 
-* ``claim`` turns a due row into ``sending`` with a lease (``next_attempt_at`` = lease end) and
-  only one caller gets ``rowcount == 1``. The dispatcher calls Slack only for rows it claimed.
-* ``mark_sent`` commits right after Slack accepts; a ``sent`` row is never due again, across
-  reruns and restarts.
-* A crash between ``claim`` and ``mark_*`` leaves the row ``sending``; when its lease expires it is
-  due again. This is the one window where a message can be repeated: if the crash happened after
-  Slack accepted the message but before ``mark_sent`` committed. Slack's ``chat.postMessage``
-  has no idempotency key, so we chose at-least-once over losing an alert there; since a
-  dispatcher holds one row in flight at a time, a crash repeats at most one message.
+* ``claim`` records the attempt BEFORE the post: the row turns ``sending`` with a lease
+  (``next_attempt_at`` = lease end) and only one caller gets the ``Claim``. The lease end is the
+  attempt's id: a later claim of the row always ends later, and every ``mark_*`` applies only
+  while the row still carries its claim's lease end, so a dispatcher that lost its row (its lease
+  ran out) cannot overwrite what the next attempt recorded.
+* ``mark_sent`` commits right after Slack accepts; a ``sent`` row is never due again.
+* An attempt whose outcome is unknown stays ``sending``: the client timed out after the request
+  went out (``mark_uncertain``), or the process died (SIGKILL, a full disk) between the post and
+  ``mark_sent``. When its lease is over the row is due again and its next claim is ``in_doubt``:
+  the dispatcher first asks Slack whether the message is there (it carries the alert's key in its
+  metadata) and posts only if it is not. So a message is repeated only when Slack cannot be asked
+  (a webhook, a bot without the history scope) or takes longer than the lease to record it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -27,10 +30,10 @@ from sqlalchemy import Connection, Engine, Row, and_, func, or_, select, update
 
 from listener.domain import Alert, AlertKind, AlertStatus, NewAlert, as_utc, utcnow
 from listener.errors import ListenerError
+from listener.ports import Claim, Storm
 from listener.store.dialect import insert_for
 from listener.store.schema import alerts, mentions
-
-_OPEN = ("pending", "sending")
+from listener.store.storm import pending_due, storm_rows, summarize_storm
 
 
 def insert_alerts(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -> int:
@@ -95,75 +98,106 @@ class SqlOutbox:
         with self._engine.begin() as conn:
             return insert_alerts(conn, alerts_, now=now or utcnow())
 
-    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> bool:
-        """Take a due row for delivery (status 'sending' until ``now + lease``).
+    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:
+        """Take a due row for one delivery attempt (status 'sending' until ``now + lease``).
 
-        True only for the one caller that got it; False if it was sent, failed, folded, not due
-        or claimed by someone else whose lease still runs.
+        The Claim only for the one caller that got it; None if it was sent, failed, folded, not
+        due or claimed by someone else whose lease still runs. A row that was left 'sending' (a
+        crash, ``mark_uncertain``) is claimed ``in_doubt``: the message may be out already.
         """
-        stmt = (
-            update(alerts)
-            .where(alerts.c.id == alert_id, self._due_clause(now))
-            .values(status="sending", next_attempt_at=now + lease)
-        )
+        until = now + lease
         with self._engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            seen = conn.execute(
+                select(alerts.c.status, alerts.c.next_attempt_at).where(
+                    alerts.c.id == alert_id, self._due_clause(now)
+                )
+            ).one_or_none()
+            if seen is None:
+                return None
+            # compare-and-set on what was read: of two racing callers only one matches
+            won = conn.execute(
+                update(alerts)
+                .where(
+                    alerts.c.id == alert_id,
+                    alerts.c.status == seen.status,
+                    alerts.c.next_attempt_at.is_not_distinct_from(seen.next_attempt_at),
+                )
+                .values(status="sending", next_attempt_at=until)
+            ).rowcount
+        if won != 1:
+            return None
+        return Claim(alert_id=alert_id, until=until, in_doubt=seen.status == "sending")
 
-    def mark_sent(self, alert_id: int, at: datetime) -> None:
+    def mark_sent(self, claim: Claim, at: datetime) -> bool:
         """Record delivery; the alert is never sent again."""
-        self._transition(alert_id, status="sent", sent_at=at, next_attempt_at=None, last_error=None)
+        return self._transition(
+            claim, status="sent", sent_at=at, next_attempt_at=None, last_error=None
+        )
 
-    def mark_retry(self, alert_id: int, *, next_attempt_at: datetime, error: str) -> None:
-        """attempts += 1; try again at ``next_attempt_at``."""
-        self._transition(
-            alert_id,
+    def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
+        """Not delivered: attempts += 1; pending again, try at ``next_attempt_at``."""
+        return self._transition(
+            claim,
             status="pending",
             attempts=alerts.c.attempts + 1,
             next_attempt_at=next_attempt_at,
             last_error=error,
         )
 
-    def mark_failed(self, alert_id: int, *, error: str) -> None:
+    def mark_uncertain(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
+        """Outcome unknown: attempts += 1; stays 'sending' (in doubt) until ``next_attempt_at``."""
+        return self._transition(
+            claim,
+            status="sending",
+            attempts=alerts.c.attempts + 1,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+        )
+
+    def mark_failed(self, claim: Claim, *, error: str) -> bool:
         """attempts += 1; status failed with the reason; never tried again."""
-        self._transition(
-            alert_id,
+        return self._transition(
+            claim,
             status="failed",
             attempts=alerts.c.attempts + 1,
             next_attempt_at=None,
             last_error=error,
         )
 
-    def defer(self, alert_ids: Iterable[int], *, until: datetime) -> int:
-        """Postpone pending rows (storm control holding them for the next digest); no attempt."""
-        ids = list(alert_ids)
-        if not ids:
-            return 0
+    def defer_storm(self, brand: str, *, now: datetime, until: datetime) -> int:
+        """Postpone the brand's due pending mention alerts to ``until`` (storm control holds
+        them for the next digest); no attempt counted. Returns the number postponed."""
         stmt = (
-            update(alerts)
-            .where(alerts.c.id.in_(ids), alerts.c.status == "pending")
-            .values(next_attempt_at=until)
+            update(alerts).where(storm_rows(brand), pending_due(now)).values(next_attempt_at=until)
         )
         with self._engine.begin() as conn:
             return conn.execute(stmt).rowcount
 
-    def fold(self, alert_ids: Sequence[int], digest: NewAlert, *, now: datetime) -> Alert | None:
-        """In ONE transaction: insert the ``digest`` alert (pending) and mark the still-pending
-        rows of ``alert_ids`` 'digested' with its id. Returns the digest, or None when none of
-        the rows was still pending (another dispatcher folded or sent them)."""
+    def fold_storm(
+        self, brand: str, *, now: datetime, examples: int, digest: Callable[[Storm], NewAlert]
+    ) -> Alert | None:
+        """In ONE transaction: sum up EVERY pending mention alert of ``brand`` (count, sources,
+        time span, the top ``examples`` by reach × anger), insert the digest alert ``digest``
+        builds from that summary, and mark those rows 'digested' with its id. Returns the
+        digest, or None when none was pending (another dispatcher folded or sent them)."""
         with self._engine.connect() as conn, conn.begin() as txn:
-            inserted = insert_alerts(conn, [digest], now=now)
+            storm, last_id = summarize_storm(conn, brand, examples=examples)
+            if storm is None:
+                return None
+            new = digest(storm)
+            inserted = insert_alerts(conn, [new], now=now)
             digest_row = conn.execute(
-                select(alerts).where(alerts.c.dedupe_key == digest.dedupe_key)
+                select(alerts).where(alerts.c.dedupe_key == new.dedupe_key)
             ).one()
             folded = conn.execute(
                 update(alerts)
-                .where(alerts.c.id.in_(list(alert_ids)), alerts.c.status == "pending")
+                .where(storm_rows(brand), alerts.c.id <= last_id)
                 .values(status="digested", digest_id=digest_row.id, next_attempt_at=None)
             ).rowcount
             if inserted and not folded:
                 txn.rollback()
                 return None
-            if inserted:
+            if inserted and folded != storm.count:  # some were taken meanwhile
                 details = {**dict(digest_row.details or {}), "count": folded}
                 conn.execute(
                     update(alerts).where(alerts.c.id == digest_row.id).values(details=details)
@@ -259,6 +293,16 @@ class SqlOutbox:
             latest = conn.execute(last).scalar_one_or_none()
         return count, None if latest is None else as_utc(latest)
 
+    def storm_pending(self, now: datetime) -> dict[str, int]:
+        """Per brand: pending mention alerts due at ``now`` (storm control's input)."""
+        stmt = (
+            select(alerts.c.brand, func.count())
+            .where(alerts.c.kind == "mention", pending_due(now))
+            .group_by(alerts.c.brand)
+        )
+        with self._engine.connect() as conn:
+            return {str(brand): int(n) for brand, n in conn.execute(stmt)}
+
     def stats(self, *, since: datetime) -> dict[str, dict[str, Any]]:
         """Per brand: counts by kind and by status, and first-response times in seconds as a
         list, for alerts created since ``since``. A mention alert's response time runs from the
@@ -291,21 +335,22 @@ class SqlOutbox:
     @staticmethod
     def _due_clause(now: datetime) -> Any:
         return or_(
-            and_(
-                alerts.c.status == "pending",
-                or_(alerts.c.next_attempt_at.is_(None), alerts.c.next_attempt_at <= now),
-            ),
+            pending_due(now),
             and_(alerts.c.status == "sending", alerts.c.next_attempt_at <= now),
         )
 
-    def _transition(self, alert_id: int, **values: Any) -> None:
+    def _transition(self, claim: Claim, **values: Any) -> bool:
         stmt = (
             update(alerts)
-            .where(alerts.c.id == alert_id, alerts.c.status.in_(_OPEN))
+            .where(
+                alerts.c.id == claim.alert_id,
+                alerts.c.status == "sending",
+                alerts.c.next_attempt_at == claim.until,
+            )
             .values(**values)
         )
         with self._engine.begin() as conn:
-            conn.execute(stmt)
+            return conn.execute(stmt).rowcount == 1
 
 
 def _empty_stats() -> dict[str, Any]:
