@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+import time
+from collections import Counter
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from listener.alerting import Alerting
+    from listener.ops.metrics import Metrics
     from listener.store.outbox import SqlOutbox
     from listener.store.sql import SqlStore
+    from listener.store.status import SqlStatus
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +62,42 @@ class App:
         return SqlOutbox(self.engine)
 
     @cached_property
+    def status(self) -> SqlStatus:
+        """What ``listener status`` reads; also records each collect run's outcome."""
+        from listener.store.status import SqlStatus
+
+        return SqlStatus(self.engine)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """This App's Prometheus metrics, in a registry of their own."""
+        from listener.ops.metrics import Metrics
+
+        metrics = Metrics()
+        metrics.declare((kind, q.brand) for kind in self.settings.sources() for q in self.queries)
+        metrics.watch_outbox(lambda: self.status.outbox())
+        return metrics
+
+    @cached_property
     def scorer(self) -> Scorer:
         from listener.scoring.factory import scorer_for
 
-        return scorer_for(self.settings.model)
+        started = time.monotonic()
+        scorer = scorer_for(self.settings.model)
+        self.metrics.on_model_loaded(time.monotonic() - started)
+        return scorer
+
+    def model_id_without_loading(self) -> str | None:
+        """The configured model's id as score rows record it, when known without loading it
+        (a bundled model or a local directory); None for a hub id."""
+        from listener.scoring.bundled import bundled_model_id
+        from listener.scoring.factory import model_id_for
+        from listener.scoring.names import BUNDLED_NAMES
+
+        name = self.settings.model.name
+        if name in BUNDLED_NAMES:
+            return bundled_model_id(name)
+        return model_id_for(name, name)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -112,17 +147,35 @@ class App:
         raise ConfigError(f"no brand named {brand!r} in the config")
 
     def collect(self, kind: str, brand: str) -> CollectResult:
-        return collect_once(
+        now = utcnow()
+        result = collect_once(
             collector=self.collectors[kind],
             store=self.store,
             outbox=self.outbox,
             query=self.query(brand),
-            now=utcnow(),
+            now=now,
         )
+        called = result.error is not None or result.skipped_until is None  # not a backoff skip
+        if called:
+            self.status.record_outcome(result.source, result.brand, at=now, error=result.error)
+        self.metrics.on_collect(
+            source=result.source,
+            brand=result.brand,
+            added=result.added,
+            quarantined=result.quarantined,
+            ok=called and result.error is None,
+        )
+        return result
 
     def score(self, *, max_batches: int = 20) -> ScoreResult:
-        rule: Callable[[StoredMention, Sentiment], NewAlert | None] = self.alerting.mention_alert
-        return score_pending(
+        scored: Counter[tuple[str, str]] = Counter()
+
+        def rule(mention: StoredMention, sentiment: Sentiment) -> NewAlert | None:
+            # called once per scored mention: tallies them per (source, brand) for the metrics
+            scored[(mention.mention.source, mention.mention.brand)] += 1
+            return self.alerting.mention_alert(mention, sentiment)
+
+        result = score_pending(
             store=self.store,
             outbox=self.outbox,
             scorer=self.scorer,
@@ -132,12 +185,18 @@ class App:
             max_batches=max_batches,
             now=utcnow(),
         )
+        self.metrics.on_score(scored, alerts=result.alerts)
+        return result
 
     def dispatch(self) -> dict[str, int]:
-        return self.alerting.dispatch(utcnow())
+        counts = self.alerting.dispatch(utcnow())
+        self.metrics.on_dispatch(counts)
+        return counts
 
     def detect_spikes(self) -> dict[str, int]:
-        return self.alerting.detect_spikes(utcnow())
+        counts = self.alerting.detect_spikes(utcnow())
+        self.metrics.on_spikes(counts.get("spikes", 0))
+        return counts
 
     def close(self) -> None:
         if "engine" in self.__dict__:

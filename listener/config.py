@@ -35,12 +35,18 @@ from listener.scoring.names import BUNDLED_NAME
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+MAX_DURATION = timedelta(days=3650)
+"""The longest duration a config may set (schedulers and clocks overflow far beyond it)."""
+MAX_DEPTH = 16
+"""Arrays and tables nest at most this deep in a config (ours need 3)."""
+DATABASES = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}
+"""storage.url backends and the drivers installed for them ('' is the default driver)."""
+
+
 def _duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
-    if not isinstance(value, str | int | float):
-        raise ValueError("expected a duration such as '30s', '5m', '1h', '7d'")
-    return parse_duration(value)
+    return parse_duration(value, maximum=MAX_DURATION)
 
 
 def _http_url(value: str) -> str:
@@ -56,17 +62,50 @@ def _non_empty(value: str) -> str:
     return value
 
 
+def _database_url(value: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+        port = url.port
+    except ArgumentError:
+        raise ValueError(
+            "expected a database URL such as 'sqlite:///listener.db' or "
+            "'postgresql+psycopg://user@host/db'"
+        ) from None
+    except ValueError:
+        raise ValueError("the port must be a number") from None
+    backend, _, driver = url.drivername.partition("+")
+    if driver not in DATABASES.get(backend, ()):
+        raise ValueError(
+            f"{url.drivername}:// is not supported: use sqlite:///path.db or "
+            "postgresql+psycopg://user@host/db"
+        )
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"the port must be 1-65535, got {port}")
+    return value
+
+
+def _language(value: str) -> str:
+    from listener.query import LANG_CODE
+
+    if not LANG_CODE.fullmatch(value):
+        raise ValueError("expected a language code such as 'en' or 'pt-BR'")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 NonEmpty = Annotated[str, AfterValidator(_non_empty)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
 
 class StorageSettings(_Section):
-    url: NonEmpty = "sqlite:///listener.db"
+    url: Annotated[str, AfterValidator(_database_url)] = "sqlite:///listener.db"
     """SQLAlchemy URL: sqlite:///path.db (embedded default) or postgresql+psycopg://..."""
 
 
@@ -112,7 +151,7 @@ class ReplaySettings(_Section):
     paths: list[NonEmpty] = Field(min_length=1)
     """JSONL files or glob patterns, relative to the config file's folder."""
     interval: Duration = timedelta(minutes=1)
-    max_lines: int = Field(default=10_000, ge=1)
+    max_lines: int = Field(default=10_000, ge=1, le=10_000_000)
 
 
 SourceSettings = TwitterSettings | RedditSettings | ReplaySettings
@@ -145,11 +184,11 @@ class AlertSettings(_Section):
 
     anger_threshold: float = Field(default=0.6, ge=0, le=1)
     negative_threshold: float = Field(default=0.6, ge=0, le=1)
-    high_reach: int = Field(default=10_000, ge=0)
+    high_reach: int = Field(default=10_000, ge=0, le=10**12)
     """Authors with at least this many followers get the lower high_reach_* bars."""
     high_reach_anger_threshold: float = Field(default=0.45, ge=0, le=1)
     high_reach_negative_threshold: float = Field(default=0.5, ge=0, le=1)
-    storm_threshold: int = Field(default=10, ge=1)
+    storm_threshold: int = Field(default=10, ge=1, le=1_000_000)
     """More than this many mention alerts for one brand within storm_window: one digest."""
     storm_window: Duration = timedelta(minutes=10)
     digest_interval: Duration = timedelta(minutes=2)
@@ -159,7 +198,7 @@ class AlertSettings(_Section):
     """Mentions already older than this when collected (backfills, imports) never alert."""
     spike_window: Duration = timedelta(hours=1)
     spike_baseline_days: int = Field(default=7, ge=1, le=60)
-    spike_min_volume: int = Field(default=20, ge=1)
+    spike_min_volume: int = Field(default=20, ge=1, le=10**9)
     spike_ratio: float = Field(default=2.0, ge=1)
     spike_z: float = Field(default=3.0, gt=0)
     spike_net_drop: float = Field(default=25.0, gt=0, le=200)
@@ -173,7 +212,7 @@ class AlertSettings(_Section):
 
 class JobSettings(_Section):
     interval: Duration
-    batch_size: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=256, ge=1, le=100_000)
 
 
 class JobsSettings(_Section):
@@ -182,10 +221,21 @@ class JobsSettings(_Section):
     trends: JobSettings = JobSettings(interval=timedelta(minutes=5))
 
 
+class OpsSettings(_Section):
+    """``/metrics`` and ``/healthz`` of ``listener run``: off unless a port is set."""
+
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the ops endpoint (0: any free port, logged); unset: not served."""
+    metrics_host: NonEmpty = "127.0.0.1"
+    """Address to listen on; 0.0.0.0 in a container."""
+    unhealthy_after: Duration = timedelta(minutes=15)
+    """/healthz turns 503 when a job has not succeeded for this long (or 3 intervals)."""
+
+
 class BrandSettings(_Section):
     name: NonEmpty
     query: NonEmpty
-    languages: list[str] = Field(default_factory=list)
+    languages: list[Annotated[str, AfterValidator(_language)]] = Field(default_factory=list)
     subreddits: list[NonEmpty] = Field(default_factory=list)
     handles: list[NonEmpty] = Field(default_factory=list)
     slack_channel: str | None = None
@@ -214,6 +264,7 @@ class Settings(_Section):
     slack: SlackSettings | None = None
     alerts: AlertSettings = AlertSettings()
     jobs: JobsSettings = JobsSettings()
+    ops: OpsSettings = OpsSettings()
     brands: list[BrandSettings] = Field(default_factory=list)
 
     source_path: Path | None = Field(default=None, exclude=True)
@@ -225,14 +276,16 @@ class Settings(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"brand names must be unique, repeated: {dupes}")
-        if self.twitter is not None:  # X caps the compiled query's length
-            from listener.query import parse, to_twitter
+        from listener.query import parse, to_reddit, to_twitter
 
-            for i, brand in enumerate(self.brands):
-                try:
+        for i, brand in enumerate(self.brands):  # what X or Reddit cannot search, said now
+            try:
+                if self.twitter is not None:
                     to_twitter(parse(brand.query), brand.languages, brand=brand.name)
-                except ConfigError as exc:
-                    raise ValueError(f"brands[{i}]({brand.name}).query: {exc}") from None
+                if self.reddit is not None:
+                    to_reddit(parse(brand.query, brand=brand.name))
+            except ConfigError as exc:
+                raise ValueError(f"brands[{i}]({brand.name}).query: {exc}") from None
         return self
 
     def sources(self) -> dict[str, SourceSettings]:
@@ -248,39 +301,98 @@ class Settings(_Section):
         return self.source_path.parent / candidate
 
 
-def _expand(value: Any, path: str, env: Mapping[str, str], file: str) -> Any:
+def _key(path: str, key: str | int) -> str:
+    """``path`` extended by a table key or an array index, as messages show it."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _show(key)
+    return f"{path}.{shown}" if path else shown
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value from the file for a message: one line, cut to about ``limit`` characters."""
+    if isinstance(value, int) and abs(value) > 10**30:
+        return "a number of more than 30 digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_shape(data: dict[str, Any], file: str) -> None:
+    """Nesting depth and NUL characters, checked without recursion (any depth is safe here)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{file}: {path}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack += [(v, _key(path, k), depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, _key(path, i), depth + 1) for i, v in enumerate(value)]
+        elif isinstance(value, str) and "\x00" in value:
+            raise ConfigError(f"{file}: {path}: contains a NUL character")
+    if "source_path" in data:
+        raise ConfigError(f"{file}: source_path: unknown key (it is set from the file's location)")
+
+
+def _expand(value: Any, path: str, env: Mapping[str, str], file: str, used: dict[str, str]) -> Any:
+    """``value`` with ``${VAR}`` references replaced; ``used`` maps each value put in to its
+    variable's name, so that messages can show the reference instead of the value."""
     if isinstance(value, dict):
-        return {k: _expand(v, f"{path}.{k}" if path else k, env, file) for k, v in value.items()}
+        return {k: _expand(v, _key(path, k), env, file, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, f"{path}[{i}]", env, file) for i, v in enumerate(value)]
+        return [_expand(v, _key(path, i), env, file, used) for i, v in enumerate(value)]
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env or env[name] == "":
                 raise ConfigError(f"{file}: {path}: environment variable {name} is not set")
+            used[env[name]] = name
             return env[name]
 
         return _ENV_REF.sub(lookup, value)
     return value
 
 
+def _hide(message: str, used: Mapping[str, str]) -> str:
+    """``message`` with every value that came from the environment shown as its ``${VAR}``."""
+    for value in sorted(used, key=len, reverse=True):
+        if len(value) >= 3:
+            message = message.replace(value, f"${{{used[value]}}}")
+    return message
+
+
 def _key_path(location: tuple[int | str, ...], data: Any) -> str:
-    parts: list[str] = []
+    path = ""
     node = data
     for item in location:
-        if isinstance(item, int):
-            label = ""
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
-                label = str(node[item].get("name", ""))
-            parts[-1:] = [f"{parts[-1] if parts else ''}[{item}]" + (f"({label})" if label else "")]
-        else:
-            parts.append(item)
+        path = _key(path, item)
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            name = node[item].get("name") if isinstance(node[item], dict) else None
+            if isinstance(name, str) and name:
+                path += (
+                    f"({name})" if name.isprintable() and len(name) <= 40 else f"({_show(name)})"
+                )
         try:
             node = node[item]
         except (KeyError, IndexError, TypeError):
             node = None
-    return ".".join(parts)
+    return path
+
+
+def _raw(location: tuple[int | str, ...], data: Any) -> Any:
+    """The value at ``location`` as written in the file (before ``${VAR}`` expansion)."""
+    node = data
+    for item in location:
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+_NEVER_SHOWN = re.compile(r"token|secret|webhook|password|client_id|storage\.url")
+"""Keys whose values never appear in messages, even as written in the file."""
 
 
 def _describe(error: Mapping[str, Any], data: Any) -> str:
@@ -294,8 +406,10 @@ def _describe(error: Mapping[str, Any], data: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if not key:  # a check across sections: the message names its keys itself
         return message
-    if "input" in error and not isinstance(error["input"], dict | list) and "secret" not in key:
-        return f"{key}: {message} (got {error['input']!r})"
+    raw = _raw(location, data)
+    shown = isinstance(raw, str | int | float) and "got " not in message
+    if shown and not _NEVER_SHOWN.search(key):
+        return f"{key}: {message} (got {_show(raw)})"
     return f"{key}: {message}"
 
 
@@ -307,12 +421,18 @@ def parse_settings(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    expanded = _expand(data, "", os.environ if env is None else env, file)
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise ConfigError(f"{file}: arrays or tables nest too deeply") from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise ConfigError(f"{file}: not valid TOML: a number is too long") from None
+    _check_shape(data, file)
+    used: dict[str, str] = {}
+    expanded = _expand(data, "", os.environ if env is None else env, file, used)
     try:
         settings = Settings.model_validate(expanded)
     except ValidationError as exc:
         details = "; ".join(_describe(e, data) for e in exc.errors())
-        raise ConfigError(f"{file}: {details}") from None
+        raise ConfigError(_hide(f"{file}: {details}", used)) from None
     return settings
 
 
@@ -326,13 +446,20 @@ def load_settings(path: Path, *, env: Mapping[str, str] | None = None) -> Settin
         raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     settings = parse_settings(text, file=str(path), env=env)
     settings = settings.model_copy(update={"source_path": path.resolve()})
+
+    def resolve(value: str, key: str) -> str:
+        try:
+            return str(settings.resolve(value))
+        except RuntimeError:  # '~user' with no such user, or '~' with no home directory
+            raise ConfigError(f"{path}: {key}: cannot expand '~' in {_show(value)}") from None
+
     url = settings.storage.url
     prefix, _, rest = url.partition(":///")
     if prefix.startswith("sqlite") and rest and not rest.startswith(("/", ":memory:")):
-        storage = StorageSettings(url=f"{prefix}:///{settings.resolve(rest)}")
+        storage = StorageSettings(url=f"{prefix}:///{resolve(rest, 'storage.url')}")
         settings = settings.model_copy(update={"storage": storage})
     if settings.replay is not None:
-        paths = [str(settings.resolve(p)) for p in settings.replay.paths]
+        paths = [resolve(p, f"replay.paths[{i}]") for i, p in enumerate(settings.replay.paths)]
         settings = settings.model_copy(
             update={"replay": settings.replay.model_copy(update={"paths": paths})}
         )

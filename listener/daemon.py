@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from listener.app import App
 from listener.domain import utcnow
+
+if TYPE_CHECKING:
+    from listener.ops.health import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +92,43 @@ def run_job(job: Job) -> Any:
     return result
 
 
-def run_once(app: App) -> Counter[str]:
+class OnceTotals(Counter[str]):
+    """What a run-once did: ``stage.count`` totals (``failed_jobs``: jobs that raised;
+    ``collect.errors``: sources that answered with an error; ``collect.skipped``: sources still
+    backing off after an earlier failure), and each of those as ``job id: what happened``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: list[str] = []
+        self.collect_jobs = 0
+        self.collected = 0
+        """Collect jobs that reached their source and stored what it returned."""
+
+    @property
+    def every_source_failed(self) -> bool:
+        """True when there were sources to collect and not one of them could be read."""
+        return self.collect_jobs > 0 and self.collected == 0
+
+
+def run_once(app: App) -> OnceTotals:
     """Every job once, in pipeline order; the score job drains the backlog. Returns totals."""
-    totals: Counter[str] = Counter()
+    totals = OnceTotals()
     for job in build_jobs(app):
         func = partial(app.score, max_batches=1_000_000) if job.id == "score" else job.func
         result = run_job(dataclasses.replace(job, func=func))
+        error, skipped = getattr(result, "error", None), getattr(result, "skipped_until", None)
         if result is None:
             totals["failed_jobs"] += 1
+            totals.failures.append(f"{job.id}: the job raised an error (logged above)")
+        elif error:
+            totals[f"{job.stage}.errors"] += 1
+            totals.failures.append(f"{job.id}: {error}")
+        elif skipped is not None:
+            totals[f"{job.stage}.skipped"] += 1
+            totals.failures.append(f"{job.id}: backing off until {skipped:%Y-%m-%d %H:%M:%S} UTC")
+        elif job.stage == "collect":
+            totals.collected += 1
+        totals.collect_jobs += job.stage == "collect"
         for key, value in counts_of(result).items():
             totals[f"{job.stage}.{key}"] += value
     return totals
@@ -149,8 +181,9 @@ class Chain:
         self._wake(job_id)
 
 
-def run_forever(app: App, *, max_workers: int = 4) -> None:
-    """Run the scheduler until SIGTERM or SIGINT; the running jobs finish first."""
+def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = None) -> None:
+    """Run the scheduler until SIGTERM or SIGINT; the running jobs finish first. A ``monitor``
+    observes every job run (metrics, health) and is told whether the scheduler runs."""
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -161,7 +194,11 @@ def run_forever(app: App, *, max_workers: int = 4) -> None:
     )
     chain = Chain(lambda job_id: scheduler.modify_job(job_id, next_run_time=utcnow()))
     now = utcnow()
-    for job in build_jobs(app):
+    jobs = build_jobs(app)
+    if monitor is not None:
+        jobs = [dataclasses.replace(j, func=monitor.wrap(j.id, j.interval, j.func)) for j in jobs]
+        monitor.health.attach(lambda: scheduler.running)
+    for job in jobs:
         scheduler.add_job(
             chain,
             "interval",

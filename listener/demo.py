@@ -8,7 +8,7 @@ media team would see: volumes, net sentiment over time, top complaints, the Slac
 
 from __future__ import annotations
 
-import os
+import shlex
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -38,33 +38,38 @@ subreddits = ["telecom", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"]
 handles = ["NordlysMobile"]
 slack_channel = "#nordlys-mobile"
 """
-_ENV = {
-    "LISTENER_DEMO_X_TOKEN": "demo-bearer-token",
-    "LISTENER_DEMO_REDDIT_ID": "demo-client",
-    "LISTENER_DEMO_REDDIT_SECRET": "demo-secret",
-    "LISTENER_DEMO_SLACK_TOKEN": "xoxb-demo-token",
+TOKENS = {
+    "x": "demo-bearer-token",
+    "reddit_id": "demo-client",
+    "reddit_secret": "demo-secret",
+    "slack": "xoxb-demo-token",
 }
+"""The local emulators' made-up credentials: no real service accepts them, so the demo's
+config holds them as they are and ``alerts list``/``alerts ack`` work on it from any shell
+(a real config writes ``${ENV_VAR}`` instead)."""
 
 
 def demo_config(workdir: Path, *, x_url: str, reddit_url: str, slack_url: str) -> str:
-    return f"""# written by `listener demo`: the emulators' ports change every run
+    return f"""# written by `listener demo`: the emulators' ports change every run.
+# The tokens are the local emulators' made-up ones, not secrets; in a real config write
+# bearer_token = "${{TWITTER_BEARER_TOKEN}}" and export the variable (see README).
 [storage]
 url = "sqlite:///{workdir / "demo.db"}"
 
 [twitter]
-bearer_token = "${{LISTENER_DEMO_X_TOKEN}}"
+bearer_token = "{TOKENS["x"]}"
 api_base = "{x_url}"
 
 [reddit]
-client_id = "${{LISTENER_DEMO_REDDIT_ID}}"
-client_secret = "${{LISTENER_DEMO_REDDIT_SECRET}}"
+client_id = "{TOKENS["reddit_id"]}"
+client_secret = "{TOKENS["reddit_secret"]}"
 user_agent = "listener-demo/0.1"
 limit = 500
 api_base = "{reddit_url}"
 auth_base = "{reddit_url}"
 
 [slack]
-token = "${{LISTENER_DEMO_SLACK_TOKEN}}"
+token = "{TOKENS["slack"]}"
 channel = "#social-alerts"
 api_base = "{slack_url}"
 
@@ -83,17 +88,14 @@ def run_demo(workdir: Path, echo: Callable[[str], None]) -> int:
     """Run the demo in ``workdir`` (its database is kept for `export` or `alerts list`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "demo.db").unlink(missing_ok=True)
-    os.environ.update(_ENV)
-    x = TwitterEmulator.from_jsonl(
-        sample_path("twitter.jsonl"), bearer_token=_ENV["LISTENER_DEMO_X_TOKEN"]
-    )
+    x = TwitterEmulator.from_jsonl(sample_path("twitter.jsonl"), bearer_token=TOKENS["x"])
     reddit = RedditEmulator.from_jsonl(
         sample_path("reddit.jsonl"),
-        client_id=_ENV["LISTENER_DEMO_REDDIT_ID"],
-        client_secret=_ENV["LISTENER_DEMO_REDDIT_SECRET"],
+        client_id=TOKENS["reddit_id"],
+        client_secret=TOKENS["reddit_secret"],
     )
     slack = SlackEmulator(
-        token=_ENV["LISTENER_DEMO_SLACK_TOKEN"],
+        token=TOKENS["slack"],
         channels=("#social-alerts", "#aurora-air", "#nordlys-mobile"),
     )
     with x, reddit, slack:
@@ -118,8 +120,15 @@ def run_demo(workdir: Path, echo: Callable[[str], None]) -> int:
             echo("once: " + " ".join(f"{k}={v}" for k, v in sorted(again.items())))
             for message in slack.messages[seen:]:
                 echo(f"Slack {message.channel}:\n  " + "\n  ".join(_lines(message.blocks)))
-    failed = totals.get("failed_jobs", 0) + again.get("failed_jobs", 0)
-    return 0 if failed == 0 else 1
+    where = shlex.quote(str(config))
+    echo(
+        f"\nThe database and config stay in {workdir}; go on with e.g.\n"
+        f"  listener --config {where} alerts list\n"
+        f"  listener --config {where} export --brand 'Nordlys Mobile' --format csv\n"
+        "(`once` on this config needs new emulators: run the demo again)"
+    )
+    failed = any(t["failed_jobs"] or t.every_source_failed for t in (totals, again))
+    return 1 if failed else 0
 
 
 def live_tweet() -> dict[str, object]:

@@ -7,7 +7,9 @@ Syntax (case of keywords matters, as on X)::
 
 - ``term``: a word (any script), ``#hashtag``, ``@handle``; ``"exact phrase"``;
 - juxtaposition or ``AND`` is conjunction, ``OR`` is disjunction (AND binds tighter, as on X);
-- ``-x`` or ``NOT x`` negates, ``( ... )`` groups; ``lang:xx`` keeps posts in one language.
+- ``-x`` or ``NOT x`` negates, ``( ... )`` groups; ``lang:xx`` keeps posts in one language;
+- a backslash escapes the next character (``AT\\&T``, ``\\(``, ``\\"``); an escaped space makes
+  the word a phrase. Groups and negations nest at most ``MAX_DEPTH`` deep.
 
 The same parser reads what ``to_twitter`` and ``to_reddit`` produce, so the emulators answer
 searches with ``matches`` on the query string they received.
@@ -23,6 +25,8 @@ from listener.errors import ConfigError
 
 X_QUERY_LIMIT = 512
 """Characters allowed in an X API v2 recent-search query (Basic/Pro access)."""
+MAX_DEPTH = 50
+"""Nested groups and negations allowed in a query (a person writes 3 or 4)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +66,22 @@ class Or:
 Node = Term | Phrase | Handle | Not | And | Or
 
 _TOKEN = re.compile(
-    r'\s*(?:(?P<phrase>"(?:[^"\\]|\\.)*"?)|(?P<open>\()|(?P<close>\))|(?P<word>(?:\\.|[^\s()"])+))'
+    r'\s*(?:(?P<phrase>"(?:[^"\\]|\\.)*"?)|(?P<open>\()|(?P<close>\))|(?P<word>(?:\\.|[^\s()"])+))',
+    re.DOTALL,
 )
 _LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+_PHRASE_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)
+LANG_CODE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+"""What ``lang:`` and a brand's ``languages`` accept: ``en``, ``pt-BR``, ``zh-Hant``."""
+_X_HANDLE = re.compile(r"[A-Za-z0-9_]+")
+_KEYWORDS = ("AND", "OR", "NOT")
+_X_QUOTE = re.compile(r'[\s()"\\]')
+"""Characters that make a term a quoted phrase in the X query (X has no escapes)."""
+
+
+def _show(value: str, limit: int = 40) -> str:
+    """``value`` for an error message: quoted, escaped, and cut to ``limit`` characters."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 class _Parser:
@@ -82,6 +99,7 @@ class _Parser:
                 break
             self.tokens.append((kind, match.group(kind)))
         self.pos = 0
+        self.depth = 0
 
     def fail(self, problem: str) -> ConfigError:
         return ConfigError(f"brand {self.brand!r}: query: {problem}")
@@ -93,8 +111,8 @@ class _Parser:
         if not self.tokens:
             raise self.fail("is empty")
         node = self.parse_or()
-        if self.peek() is not None:
-            raise self.fail(f"unexpected {self.peek()[1]!r} (unbalanced parentheses?)")  # type: ignore[index]
+        if (token := self.peek()) is not None:
+            raise self.fail(f"unexpected {_show(token[1])} (unbalanced parentheses?)")
         if not _has_positive(node):
             raise self.fail("needs at least one term that is not negated")
         return node
@@ -117,6 +135,15 @@ class _Parser:
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def parse_unary(self) -> Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self.fail(f"groups and negations nest more than {MAX_DEPTH} deep")
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> Node:
         token = self.peek()
         if token == ("word", "NOT"):
             self.pos += 1
@@ -149,18 +176,29 @@ class _Parser:
         if kind == "close":
             raise self.fail("a ')' has no matching '('")
         if kind == "phrase":
-            if len(value) < 2 or not value.endswith('"') or value.endswith('\\"'):
-                raise self.fail(f"unterminated phrase {value!r}")
-            inner = re.sub(r"\\(.)", r"\1", value[1:-1]).strip()
+            body = value[1:-1]
+            if len(value) < 2 or not value.endswith('"') or not _PHRASE_BODY.fullmatch(body):
+                raise self.fail(f"unterminated phrase {_show(value)}")
+            inner = _unescape(body).strip()
             if not inner:
                 raise self.fail('empty phrase ""')
             return Phrase(inner)
         if value in ("AND", "OR"):
             raise self.fail(f"{value} needs a term on both sides")
-        word = re.sub(r"\\(.)", r"\1", value)
+        word = _unescape(value)
+        if any(c.isspace() for c in word):  # an escaped space: the words as a phrase
+            if not word.strip():
+                raise self.fail('empty phrase ""')
+            return Phrase(word.strip())
         if word.startswith("@") and len(word) > 1:
             return Handle(word[1:])
+        if word.startswith("lang:") and not LANG_CODE.fullmatch(word[5:]):
+            raise self.fail(f"{_show(word)}: lang: needs a language code such as lang:en")
         return Term(word)
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
 
 
 def _has_positive(node: Node) -> bool:
@@ -188,26 +226,50 @@ def _with_languages(node: Node, languages: Sequence[str]) -> Node:
     return And((node, filter_))
 
 
-def _x(node: Node, nested: bool) -> str:
+def _x(node: Node, nested: bool, brand: str) -> str:
     if isinstance(node, Term):
-        return node.text
+        text = node.text
+        if text in _KEYWORDS or text.startswith("-") or _X_QUOTE.search(text):
+            return _x_phrase(text, brand)  # X has no escapes; one word in quotes means the same
+        return text
     if isinstance(node, Phrase):
-        return '"' + node.text.replace('"', "") + '"'
+        return _x_phrase(node.text, brand)
     if isinstance(node, Handle):
+        if not _X_HANDLE.fullmatch(node.name):
+            raise ConfigError(
+                f"brand {brand!r}: query: {_show('@' + node.name)} is not an X handle "
+                "(letters, digits and _ only)"
+            )
         return "@" + node.name
     if isinstance(node, Not):
-        return "-" + _x(node.child, True)
+        return "-" + _x(node.child, True, brand)
     sep = " OR " if isinstance(node, Or) else " "
-    text = sep.join(_x(c, True) for c in node.children)
+    text = sep.join(_x(c, True, brand) for c in node.children)
     return f"({text})" if nested else text
+
+
+def _x_phrase(text: str, brand: str) -> str:
+    if '"' in text:
+        raise ConfigError(
+            f"brand {brand!r}: query: {_show(text)} has a double quote, which X search cannot "
+            "match inside a term or phrase; leave it out"
+        )
+    return '"' + text.replace("\\", "\\\\") + '"'  # the backslash for our parser; X ignores it
 
 
 def to_twitter(node: Node, languages: Sequence[str] = (), *, brand: str = "") -> str:
     """The X API v2 search query for ``node``, restricted to ``languages`` (ISO codes).
 
-    Raises ConfigError naming ``brand`` when the result exceeds X's 512-character limit.
+    Our own parser reads the result back with the same meaning. Raises ConfigError naming
+    ``brand`` when X cannot express the query (a double quote inside a phrase, a handle that is
+    not an X handle, a bad language code) or it exceeds X's 512-character limit.
     """
-    query = _x(_with_languages(node, languages), False)
+    for code in languages:
+        if not LANG_CODE.fullmatch(code):
+            raise ConfigError(
+                f"brand {brand!r}: languages: {_show(code)} is not a language code such as 'en'"
+            )
+    query = _x(_with_languages(node, languages), False, brand)
     if len(query) > X_QUERY_LIMIT:
         raise ConfigError(
             f"brand {brand!r}: query compiles to {len(query)} characters for X, over the "
@@ -231,12 +293,13 @@ def _drop_lang(node: Node) -> Node | None:
 
 
 def _lucene(node: Node, nested: bool) -> str:
-    if isinstance(node, Term):
-        return _LUCENE_SPECIAL.sub(r"\\\1", node.text)
+    if isinstance(node, Term | Handle):
+        text = node.text if isinstance(node, Term) else node.name
+        if text in _KEYWORDS or text.startswith("lang:") or (text.startswith("@") and text[1:]):
+            return _lucene_phrase(text)  # would read back as an operator, filter or handle
+        return _LUCENE_SPECIAL.sub(r"\\\1", text)
     if isinstance(node, Phrase):
-        return '"' + node.text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(node, Handle):
-        return _LUCENE_SPECIAL.sub(r"\\\1", node.name)
+        return _lucene_phrase(node.text)
     if isinstance(node, Not):
         return "NOT " + _lucene(node.child, True)
     sep = " OR " if isinstance(node, Or) else " AND "
@@ -244,14 +307,16 @@ def _lucene(node: Node, nested: bool) -> str:
     return f"({text})" if nested else text
 
 
+def _lucene_phrase(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def to_reddit(node: Node) -> str:
     """The Reddit search query (``syntax=lucene``) for ``node``; ``lang:`` filters are dropped
     because Reddit records no language."""
     kept = _drop_lang(node)
-    if kept is None:
-        raise ConfigError(
-            "query has nothing left to search on Reddit once lang: filters are dropped"
-        )
+    if kept is None or not _has_positive(kept):
+        raise ConfigError("nothing is left to search on Reddit once lang: filters are dropped")
     return _lucene(kept, False)
 
 

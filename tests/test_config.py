@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from listener.cli import main
-from listener.config import load_settings
+from listener.config import load_settings, parse_settings
+from listener.errors import ConfigError
 
 GOOD = """
 [storage]
@@ -68,6 +69,54 @@ CASES = {
         '[[brands]]\nname="A"\nquery="a"\n[[brands]]\nname="a"\nquery="b"\n',
         "brand names must be unique",
     ),
+    "huge duration": (
+        GOOD.replace('"2m"', '"9999999d"'),
+        "twitter.interval: expected at most 3650d, got '9999999d'",
+    ),
+    "infinite duration": (GOOD.replace('"2m"', "inf"), "twitter.interval: expected at most"),
+    "huge integer duration": (GOOD.replace('"2m"', "9" * 40), "twitter.interval: expected at most"),
+    "non-numeric port": (
+        '[storage]\nurl = "postgresql+psycopg://u:pw@db.example:abc/listener"\n',
+        "storage.url: the port must be a number",
+    ),
+    "unsupported database": (
+        '[storage]\nurl = "mysql://u@db.example/listener"\n',
+        "storage.url: mysql:// is not supported",
+    ),
+    "deeply nested toml": (
+        "x = " + "[" * 1200 + "1" + "]" * 1200 + "\n",
+        "arrays or tables nest too deeply",
+    ),
+    "nested toml": ("x = " + "[" * 30 + "1" + "]" * 30 + "\n", "nested more than 16 levels"),
+    "deeply nested query": (
+        '[[brands]]\nname = "X"\nquery = "' + "(" * 250 + "a" + ")" * 250 + '"\n',
+        "brands[0](X).query: groups and negations nest more than 50 deep",
+    ),
+    "secret in a field that is not a secret": (
+        GOOD + '[model]\nbatch_size = "${TEST_TW_TOKEN}"\n',
+        "model.batch_size: Input should be a valid integer, unable to parse string as an "
+        "integer (got '${TEST_TW_TOKEN}')",
+    ),
+    "secret in a duration": (
+        GOOD.replace('"2m"', '"${TEST_TW_TOKEN}"'),
+        "twitter.interval: expected a duration",
+    ),
+    "query that X cannot search": (
+        GOOD.replace("'\"aurora air\" OR @AuroraAir'", "'aurora\\\"air'"),
+        "brand 'Aurora Air': query: 'aurora\"air' has a double quote",
+    ),
+    "bad language code": (
+        GOOD + 'languages = ["en", "e n"]\n',
+        "brands[0](Aurora Air).languages[1]: expected a language code",
+    ),
+    "home of no such user": (
+        '[replay]\npaths = ["~no_such_user_here/x.jsonl"]\n',
+        "replay.paths[0]: cannot expand '~' in '~no_such_user_here/x.jsonl'",
+    ),
+    "number too long for toml": (
+        "x = " + "9" * 5000 + "\n",
+        "not valid TOML: a number is too long",
+    ),
 }
 
 
@@ -82,6 +131,7 @@ def test_bad_config_exits_2_naming_file_and_key(
     path.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(main, ["--config", str(path), "check-config"])
     assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1, result.output  # one line
     assert str(path) in result.output
     assert expected in result.output
     assert "s3cr3t-token-value" not in result.output
@@ -124,3 +174,66 @@ def test_example_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert configs
     for path in configs:
         load_settings(path)
+
+
+def _checked(tmp_path: Path, text: str) -> tuple[int, str]:
+    path = tmp_path / "check.toml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(path), "check-config"])
+    return result.exit_code, result.output
+
+
+REPLAY = '[replay]\npaths = ["data/*.jsonl"]\n[[brands]]\nname = "A"\nquery = "a"\n'
+
+
+def test_check_config_needs_brands_and_a_source(tmp_path: Path) -> None:
+    code, output = _checked(tmp_path, '[storage]\nurl = "sqlite:///x.db"\n')
+    assert code == 2
+    assert "no [[brands]]: nothing to listen for" in output
+    assert "no source: add a [twitter], [reddit] or [replay] section" in output
+    code, output = _checked(tmp_path, '[[brands]]\nname = "A"\nquery = "a"\n')
+    assert code == 2 and "no source" in output and "no [[brands]]" not in output
+
+
+def test_check_config_connects_to_the_database(tmp_path: Path, pg_url: str) -> None:
+    code, output = _checked(tmp_path, f'[storage]\nurl = "{pg_url}"\n{REPLAY}')
+    assert code == 0, output
+    assert "(reachable)" in output and "1 brands; sources: replay" in output
+
+    unreachable = "postgresql+psycopg://listener:pw-not-shown@127.0.0.1:9/listener"
+    code, output = _checked(tmp_path, f'[storage]\nurl = "{unreachable}"\n{REPLAY}')
+    assert code == 1, output
+    assert output.startswith("error: database unreachable at postgresql+psycopg://listener:***@")
+    assert "pw-not-shown" not in output and output.count("\n") == 1
+
+    code, output = _checked(tmp_path, REPLAY)  # SQLite: checked, not created
+    assert code == 0, output
+    assert "listener.db (created on first use)" in output
+    assert not (tmp_path / "listener.db").exists()
+
+    (tmp_path / "damaged.db").write_text("not a database", encoding="utf-8")
+    code, output = _checked(tmp_path, f'[storage]\nurl = "sqlite:///damaged.db"\n{REPLAY}')
+    assert code == 1 and "database file is damaged" in output, output
+
+    code, output = _checked(tmp_path, f'[storage]\nurl = "sqlite:///check.toml/x.db"\n{REPLAY}')
+    assert code == 1 and "check.toml is not a folder" in output, output
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[model]\nbatch_size = "${SECRET}"\n', "model.batch_size"),
+        ('[alerts]\nmax_age = "${SECRET}"\n', "alerts.max_age"),
+        ('[alerts]\nmax_age = "1x${SECRET}"\n', "alerts.max_age"),
+        ('[[brands]]\nname = "A"\nquery = "(${SECRET}"\n', "brands[0](A).query"),
+        ('[storage]\nurl = "mysql://u:${SECRET}@db/x"\n', "storage.url"),
+        ('[twitter]\nbearer_token = "x"\napi_base = "${SECRET}"\n', "twitter.api_base"),
+    ],
+)
+def test_values_from_the_environment_are_never_echoed(text: str, key: str) -> None:
+    """The loader itself hides them (the CLI's log scrubber only knows secret fields)."""
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text, file="c.toml", env={"SECRET": "hunter2-not-for-eyes"})
+    message = str(info.value)
+    assert message.startswith(f"c.toml: {key}: ")
+    assert "hunter2" not in message

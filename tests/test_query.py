@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from listener.errors import ConfigError
@@ -49,6 +51,8 @@ def test_to_reddit_uses_lucene_operators_and_escapes() -> None:
 
 def test_to_reddit_drops_language_filters() -> None:
     assert to_reddit(parse("Nordlys lang:lv")) == "Nordlys"
+    with pytest.raises(ConfigError, match="nothing is left to search on Reddit"):
+        to_reddit(parse("lang:en -żabka"))  # only a negation would be left
 
 
 @pytest.mark.parametrize("query", [AURORA, "a OR b c", "a -(b OR c)", '"x y" OR @h'])
@@ -109,3 +113,66 @@ def test_matches_language_filter_and_scripts() -> None:
     assert matches(tree, "#NordlysMobile tīkls nestrādā", lang="lv")
     assert not matches(tree, "#NordlysMobile tīkls nestrādā", lang="lt")
     assert matches(parse("ביטלו"), "אורורה ביטלו את הטיסה")
+
+
+@pytest.mark.parametrize(
+    ("query", "x"),
+    [
+        ('"a \\\\ b"', '"a \\\\ b"'),  # an escaped backslash stays one backslash
+        ("a\\(b", '"a(b"'),  # X has no escapes: a term with a parenthesis goes in quotes
+        ("a\\ b", '"a b"'),  # an escaped space makes a phrase
+        ("\\OR", '"OR"'),  # the word OR, not the operator
+        ("x -", 'x "-"'),  # a lone '-' is a word: bare, it would negate the next one
+        ('"end\\\\"', '"end\\\\"'),  # a phrase may end with an escaped backslash
+        ("aurora lang:pt-BR", "aurora lang:pt-BR"),
+        ("aurora @\\ x", 'aurora "@ x"'),  # an escaped space after @: a phrase, not a handle
+    ],
+)
+def test_x_queries_read_back_the_same(query: str, x: str) -> None:
+    """Found by fuzzing (tests/test_fuzz_query.py): X syntax our own parser rejected or read
+    differently (an escaped quote came out bare, a term 'OR' became the operator)."""
+    tree = parse(query)
+    assert to_twitter(tree) == x
+    assert parse(x) == parse(to_twitter(parse(x)))
+    for text in ("a(b", "a b", "x OR y", "x - y", "end\\", "aurora", "a \\ b"):
+        assert matches(parse(x), text, "pt-BR") == matches(tree, text, "pt-BR")
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ('aurora\\"air', "'aurora\"air' has a double quote"),
+        ('"say \\"hi\\""', "has a double quote"),
+        ("@aurora\\(air", "'@aurora(air' is not an X handle"),
+    ],
+)
+def test_what_x_cannot_search_is_a_config_error(query: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)) as info:
+        to_twitter(parse(query), brand="Aurora Air")
+    assert "brand 'Aurora Air'" in str(info.value)
+    assert parse(to_reddit(parse(query))) is not None  # Reddit's syntax has escapes
+
+
+def test_reddit_queries_quote_operators_and_filters() -> None:
+    assert to_reddit(parse("\\OR @@x @lang\\:en")) == '"OR" AND "@x" AND "lang:en"'
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("(" * 250 + "a" + ")" * 250, "nest more than 50 deep"),
+        ("-" * 3000 + "a", "nest more than 50 deep"),
+        ("NOT " * 60 + "a", "nest more than 50 deep"),
+        ("a lang:e", "'lang:e': lang: needs a language code"),
+        ('"a\\"', "unterminated phrase"),
+        ("\\ ", "empty phrase"),
+    ],
+)
+def test_more_parse_errors(query: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse(query, brand="Aurora Air")
+
+
+def test_bad_language_codes_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="'e n' is not a language code"):
+        to_twitter(parse("aurora"), ["en", "e n"], brand="Aurora Air")

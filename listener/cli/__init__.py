@@ -1,7 +1,8 @@
 """The ``listener`` command line: ``listener --config FILE once|run|check-config|export|db ...``.
 
 Errors of ours end the command with a one-line message on stderr: exit 2 for configuration
-mistakes (before anything starts), 1 for everything else.
+mistakes (before anything starts), 1 for everything else; usage errors are click's (exit 2).
+Any other exception is a bug, reported in one line too (``listener.cli.boundary``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 
+from listener.cli.boundary import one_line, unexpected
 from listener.cli.state import CliState
 from listener.errors import ConfigError, ListenerError
 from listener.logs import configure, scrub
@@ -22,10 +24,15 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.echo(f"config error: {scrub(str(exc))}", err=True)
+            click.echo(f"config error: {scrub(one_line(str(exc)))}", err=True)
             sys.exit(2)
         except ListenerError as exc:
-            click.echo(f"error: {scrub(str(exc))}", err=True)
+            click.echo(f"error: {scrub(one_line(str(exc)))}", err=True)
+            sys.exit(1)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # usage errors (exit 2) and --help: click prints them
+        except Exception as exc:
+            click.echo(f"error: {scrub(unexpected(exc))}", err=True)
             sys.exit(1)
 
 
@@ -58,9 +65,12 @@ def _register() -> None:
     from listener.cli.alerts import alerts
     from listener.cli.core import check_config, db, demo, export, once, run
     from listener.cli.model import model, rescore, score
+    from listener.cli.status import db_current, status
 
+    db.add_command(db_current)
     for command in (check_config, once, run, db, export, demo, alerts, score, model, rescore):
         main.add_command(command)
+    main.add_command(status)
 
 
 _register()

@@ -17,6 +17,8 @@ from listener.errors import NotifyError
 from listener.ports import AlertMessage
 
 STATUSES = ["pending", "sending", "sent", "failed", "digested"]
+ALERT_ID = click.IntRange(1, 2**63 - 1)
+"""An alert id: a positive 64-bit integer (larger ones would fail in the database)."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -68,9 +70,14 @@ def alerts() -> None:
 )
 @click.option("--kind", type=click.Choice(["mention", "spike", "digest"]))
 @click.option("--brand")
-@click.option("--digest", "digest_id", type=int, help="The alerts folded into this digest.")
+@click.option("--digest", "digest_id", type=ALERT_ID, help="The alerts folded into this digest.")
 @since_option()
-@click.option("--limit", type=int, default=None, help="At most this many (newest first).")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 2**63 - 1),
+    default=None,
+    help="At most this many (newest first).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True
 )
@@ -117,7 +124,7 @@ def list_alerts(
 
 
 @alerts.command()
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=ALERT_ID)
 @click.option("--by", default=None, help="Who handled it (default: your user name).")
 @click.pass_obj
 def ack(state: CliState, alert_id: int, by: str | None) -> None:

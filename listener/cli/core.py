@@ -16,6 +16,7 @@ from listener.cli.state import CliState
 from listener.daemon import run_forever, run_once
 from listener.domain import utcnow
 from listener.durations import parse_duration
+from listener.errors import ConfigError, ListenerError, SourceError
 from listener.ports import ExportRow
 
 EXPORT_COLUMNS = [
@@ -43,6 +44,8 @@ def since_option(default: str | None = None) -> Any:
             return utcnow() - parse_duration(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
+        except OverflowError:
+            raise click.BadParameter(f"{value!r} reaches back before the year 1") from None
 
     return click.option(
         "--since",
@@ -56,13 +59,20 @@ def since_option(default: str | None = None) -> Any:
 @click.command("check-config")
 @click.pass_obj
 def check_config(state: CliState) -> None:
-    """Validate the config file and say what it configures."""
+    """Validate the config file, check that it has brands and sources and that its database
+    answers, and say what it configures (exit 2: a config mistake, 1: the database)."""
+    from listener.cli.checks import check_database, listening_problems
+
     s = state.settings()
-    sources = ", ".join(s.sources()) or "none"
+    problems = listening_problems(s)
+    if problems:
+        raise ConfigError(f"{state.config_path}: " + "; ".join(problems))
+    database = check_database(s)
+    sources = ", ".join(s.sources())
     notifier = "slack" if s.slack else "console"
     click.echo(
         f"{state.config_path}: ok ({len(s.brands)} brands; sources: {sources}; "
-        f"alerts: {notifier}; model: {s.model.name})"
+        f"alerts: {notifier}; model: {s.model.name}; database: {database})"
     )
 
 
@@ -75,16 +85,29 @@ def once(state: CliState) -> None:
     totals = run_once(app)
     line = " ".join(f"{k}={v}" for k, v in sorted(totals.items()))
     click.echo(f"once: {line}")
+    if totals.every_source_failed:  # exit 1: nothing could be collected
+        raise SourceError("no source could be read: " + "; ".join(totals.failures))
+    if totals["failed_jobs"]:
+        raise ListenerError(f"{totals['failed_jobs']} jobs failed: " + "; ".join(totals.failures))
 
 
 @click.command()
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics and /healthz on this port (overrides [ops] metrics_port).",
+)
 @click.pass_obj
-def run(state: CliState) -> None:
+def run(state: CliState, metrics_port: int | None) -> None:
     """Run the daemon until SIGTERM/SIGINT."""
+    from listener.ops.serve import serving
+
     app = state.app()
     app.upgrade()
-    app.scorer  # noqa: B018 -- load the model now: a broken one fails at start, not at 1st poll
-    run_forever(app)
+    with serving(app, port=metrics_port) as monitor:  # /healthz says 503 while the model loads
+        app.scorer  # noqa: B018 -- load the model now: a broken one fails at start, not 1st poll
+        run_forever(app, monitor=monitor)
 
 
 @click.group()

@@ -34,6 +34,8 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
         return (now or utcnow()) - parse_duration(value)
     except ValueError:
         pass
+    except OverflowError:
+        raise click.BadParameter(f"{value!r} reaches back before the year 1") from None
     try:
         return as_utc(datetime.fromisoformat(value.strip()))
     except ValueError as exc:

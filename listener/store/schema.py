@@ -111,6 +111,10 @@ cursors = Table(
     Column("retry_at", UtcDateTime),
     Column("last_error", Text),
     Column("updated_at", UtcDateTime, nullable=False),
+    # for `listener status`: last_error is cleared by a success, last_failure is kept
+    Column("last_success_at", UtcDateTime),
+    Column("last_failure_at", UtcDateTime),
+    Column("last_failure", Text),
 )
 
 quarantine = Table(

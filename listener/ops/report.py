@@ -1,0 +1,52 @@
+"""What ``listener status`` and the metrics report: plain, frozen records (no database types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SourceStatus:
+    """One (source, brand) collector as its cursor row stands."""
+
+    source: str
+    brand: str
+    cursor: str | None
+    failures: int
+    """Consecutive failures (0 once a run succeeds)."""
+    retry_at: datetime | None
+    """Backoff: no call before this (rate limit or outage); None when not backing off."""
+    error: str | None
+    """The current error; None once the source recovered."""
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_failure: str | None
+    """The most recent error, kept after recovery."""
+
+    def backing_off(self, now: datetime) -> bool:
+        return self.retry_at is not None and self.retry_at > now
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OutboxStatus:
+    """Undelivered alerts: pending (including in-flight 'sending'), failed for good."""
+
+    pending: int
+    failed: int
+    oldest_pending_at: datetime | None
+
+    def oldest_pending_age(self, now: datetime) -> float:
+        """Seconds since the oldest undelivered alert was raised (0 when none)."""
+        if self.oldest_pending_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_pending_at).total_seconds())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Backlog:
+    """Stored mentions the configured model has not scored yet."""
+
+    model: str | None
+    """The model id counted against (None: no model known yet, so every stored mention)."""
+    unscored: int
