@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -304,3 +305,82 @@ def test_a_private_subreddit_is_left_out_and_the_others_still_read() -> None:
         assert "secretclub" in str(err.value) or "403" in str(err.value)
     finally:
         emu.stop()
+
+
+BAD_FIELDS = [
+    ("t3", "score", -math.inf, "t3_p0 has a score that is not a whole number (got -inf)"),
+    ("t3", "score", math.nan, "t3_p0 has a score that is not a whole number (got nan)"),
+    ("t3", "score", "12", "t3_p0 has a score that is not a whole number (got '12')"),
+    (
+        "t3",
+        "num_comments",
+        math.inf,
+        "t3_p0 has a num_comments that is not a whole number (got inf)",
+    ),
+    (
+        "t3",
+        "author_karma",
+        -math.inf,
+        "t3_p0 has an author_karma that is not a whole number (got -inf)",
+    ),
+    ("t1", "score", math.inf, "t1_cp0 has a score that is not a whole number (got inf)"),
+    ("t1", "score", True, "t1_cp0 has a score that is not a whole number (got True)"),
+    ("t1", "author", ["amy"], "t1_cp0 has an author that is not a string (got ['amy'])"),
+    ("t1", "parent_id", 3, "t1_cp0 has a parent_id that is not a string (got 3)"),
+    ("t3", "created_utc", -7.0e16, "t3_p0 has no valid created_utc (got -7e+16)"),  # OSError
+    ("t3", "created_utc", 1e300, "t3_p0 has no valid created_utc (got 1e+300)"),
+    ("t1", "created_utc", math.inf, "t1_cp0 has no valid created_utc (got inf)"),
+    ("t1", "created_utc", "1795000000", "t1_cp0 has no valid created_utc (got '1795000000')"),
+    ("t3", "name", "t3_p0\nx", "t3 has no fullname/id (got 't3_p0\\nx')"),
+    ("t1", "name", "t1_Cp0", "t1 has no fullname/id (got 't1_Cp0')"),
+    ("t1", "name", "t3_cp0", "t1 has no fullname/id (got 't3_cp0')"),
+]
+
+
+@pytest.mark.parametrize(("kind", "key", "value", "reason"), BAD_FIELDS)
+def test_a_thing_with_a_bad_field_is_quarantined_naming_it(
+    emulator: RedditEmulator, kind: str, key: str, value: object, reason: str
+) -> None:
+    post, comment = things(1, time.time() - 60)
+    bad = post if kind == "t3" else comment
+    original = bad["data"]["name"]
+    bad["data"][key] = value
+    good = things(1, time.time() - 30, prefix="g")
+    listing = {"kind": "Listing", "data": {"after": None, "children": [post, comment, *good]}}
+    body = json.dumps(listing).encode()  # math.inf -> Infinity, which Python's JSON reads back
+    emulator.inject(Fault(path_prefix="/r/telco/search", status=200, body=body))
+    batch = collector(emulator).collect(SIMPLE, None)  # search keeps every child it is sent
+    names = {"t3_p0", "t1_cp0", "t3_g0", "t1_cg0"} - {original}
+    assert {m.external_id for m in batch.mentions} == names
+    [quarantined] = batch.quarantined
+    position = 0 if kind == "t3" else 1
+    assert (quarantined.reason, quarantined.location) == (
+        reason,
+        f"/r/telco/search page 1 item {position}",
+    )
+    assert json.loads(quarantined.payload)["data"]["name"] == bad["data"]["name"]
+
+
+@pytest.mark.parametrize("created", [1e300, 253402300800.0])  # past time_t; the year 10000
+def test_a_bad_created_utc_never_moves_the_high_water_mark(
+    emulator: RedditEmulator, created: float
+) -> None:
+    bogus = things(1, created, prefix="z")[0]
+    emulator.add([*things(2, time.time() - 600), bogus])
+    source = collector(emulator)
+    first = source.collect(SIMPLE, None)
+    assert [q.reason for q in first.quarantined] == [
+        f"t3_z0 has no valid created_utc (got {created!r})"
+    ]
+    marks = json.loads(first.cursor or "")["high_water"]
+    assert marks and all(mark < time.time() for mark in marks.values())
+    emulator.add(things(2, time.time(), prefix="n"))
+    later = source.collect(SIMPLE, first.cursor)
+    assert sorted(m.external_id for m in later.mentions) == ["t1_cn1", "t3_n0", "t3_n1"]
+
+
+def test_a_cursor_mark_no_item_could_have_is_read_afresh(emulator: RedditEmulator) -> None:
+    emulator.add(things(2, time.time() - 600))
+    cursor = json.dumps({"high_water": {"search": math.inf, "new": math.nan}, "seen": []})
+    batch = collector(emulator).collect(SIMPLE, cursor)
+    assert sorted(m.external_id for m in batch.mentions) == ["t1_cp1", "t3_p0", "t3_p1"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -246,3 +247,149 @@ def test_language_filter_reaches_the_api(sample: TwitterEmulator) -> None:
     mentions = collector(sample).collect(hebrew, None).mentions
     assert mentions and {m.lang for m in mentions} == {"he"}
     assert "lang:he" in (sample.received(SEARCH_PATH)[-1].param("query") or "")
+
+
+def _page_fault(page: dict, *, after: int = 0) -> Fault:
+    body = json.dumps(page, ensure_ascii=False).encode()  # math.inf -> -Infinity, as JSON allows
+    return Fault(path_prefix=SEARCH_PATH, status=200, body=body, after=after)
+
+
+def _x_page(tweets: list[dict]) -> dict:
+    users = {t["author"]["id"]: t["author"] for t in tweets if isinstance(t.get("author"), dict)}
+    return {
+        "data": [{k: v for k, v in t.items() if k != "author"} for t in tweets],
+        "includes": {"users": list(users.values())},
+        "meta": {"result_count": len(tweets)},
+    }
+
+
+# (what a tweet (t) or its author (u) gets, the reason the tweet is quarantined with)
+BAD_TWEETS = [
+    ({"t.id": "²"}, "tweet id is not a 64-bit decimal number (got '²')"),
+    ({"t.id": "١٢"}, "tweet id is not a 64-bit decimal number (got '١٢')"),
+    ({"t.id": "9" * 20}, "tweet id is not a 64-bit decimal number (got '99999999999999999999')"),
+    (
+        {"t.created_at": "0001-01-01T00:00:00+01:00"},
+        "tweet {id} has a created_at outside the years 1-9999 in UTC"
+        " (got '0001-01-01T00:00:00+01:00')",
+    ),
+    (
+        {"t.created_at": "9999-12-31T23:59:59-05:00"},
+        "tweet {id} has a created_at outside the years 1-9999 in UTC"
+        " (got '9999-12-31T23:59:59-05:00')",
+    ),
+    (
+        {"t.public_metrics": {"like_count": -math.inf}},
+        "tweet {id} has public_metrics.like_count that is not a count (got -inf)",
+    ),
+    (
+        {"t.public_metrics": {"retweet_count": math.nan}},
+        "tweet {id} has public_metrics.retweet_count that is not a count (got nan)",
+    ),
+    (
+        {"t.public_metrics": {"quote_count": -1}},
+        "tweet {id} has public_metrics.quote_count that is not a count (got -1)",
+    ),
+    (
+        {"t.public_metrics": [3]},
+        "tweet {id} has public_metrics that is not a JSON object (got [3])",
+    ),
+    (
+        {"u.public_metrics": {"followers_count": math.inf}},
+        "tweet {id} has author public_metrics.followers_count that is not a count (got inf)",
+    ),
+    (
+        {"u.username": ["kasia"]},
+        "tweet {id} has an author username that is not a string (got ['kasia'])",
+    ),
+    ({"t.author_id": 7}, "tweet {id} has an author_id that is not a string (got 7)"),
+    ({"t.lang": 5}, "tweet {id} has a lang that is not a string (got 5)"),
+    ({"t.referenced_tweets": 3}, "tweet {id} has referenced_tweets that is not a list (got 3)"),
+    (
+        {"t.referenced_tweets": True},
+        "tweet {id} has referenced_tweets that is not a list (got True)",
+    ),
+    (
+        {"t.referenced_tweets": ["1789"]},
+        "tweet {id} has a referenced_tweets item that is not a JSON object (got '1789')",
+    ),
+    (
+        {"t.referenced_tweets": [{"type": "replied_to"}]},
+        "tweet {id} has a replied_to reference with no valid id (got None)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), BAD_TWEETS, ids=[str(c) for c, _ in BAD_TWEETS])
+def test_a_tweet_with_a_bad_field_is_quarantined_naming_it(
+    emulator: TwitterEmulator, change: dict, reason: str
+) -> None:
+    tweets = make_tweets(4, NOW)
+    bad, tid = tweets[0], tweets[0]["id"]
+    for key, value in change.items():
+        target = bad if key.startswith("t.") else bad["author"]
+        target[key[2:]] = value
+    emulator.inject(_page_fault(_x_page(tweets)))
+    batch = collector(emulator).collect(AURORA, None)
+    assert sorted(m.external_id for m in batch.mentions) == sorted(t["id"] for t in tweets[1:])
+    [quarantined] = batch.quarantined
+    assert quarantined.reason == reason.format(id=tid)
+    assert quarantined.location == "page 1 item 0"
+    assert json.loads(quarantined.payload)["id"] == bad["id"]  # the tweet as received
+    newest = max(int(t["id"]) for t in tweets[1:])
+    assert json.loads(batch.cursor or "") == {"since_id": str(newest)}
+
+
+# (the page's envelope, the reason the whole page is quarantined with)
+BAD_ENVELOPES = [
+    ({"includes": {"users": 4}}, "X API sent a page whose includes.users is not a list but int"),
+    ({"includes": ["users"]}, "X API sent a page whose includes is not a JSON object but list"),
+    ({"data": {"id": "1"}}, "X API sent a page whose data is not a list but dict"),
+    ({"meta": 5}, "X API sent a page whose meta is not a JSON object but int"),
+    (
+        {"meta": {"next_token": 5}},
+        "X API sent a page whose meta.next_token is not a string but int",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "reason"), BAD_ENVELOPES, ids=[str(e) for e, _ in BAD_ENVELOPES]
+)
+def test_a_page_whose_envelope_is_not_the_x_shape_is_a_malformed_page(
+    emulator: TwitterEmulator, envelope: dict, reason: str
+) -> None:
+    page = _x_page(make_tweets(3, NOW)) | envelope
+    emulator.inject(_page_fault(page))
+    cursor = json.dumps({"since_id": snowflake(NOW - timedelta(hours=1))})
+    batch = collector(emulator).collect(AURORA, cursor)
+    assert batch.mentions == [] and batch.cursor == cursor  # the next poll asks again
+    [bad] = batch.quarantined
+    assert (bad.reason, bad.location) == (reason, "page 1")
+    assert json.loads(bad.payload) == page
+
+
+def test_a_later_page_with_a_bad_envelope_keeps_the_pages_before_it(
+    emulator: TwitterEmulator,
+) -> None:
+    emulator.add(make_tweets(150, NOW))
+    emulator.inject(_page_fault({"data": [], "includes": {"users": None}, "meta": []}, after=1))
+    source = collector(emulator)
+    first = source.collect(AURORA, None)
+    assert len(first.mentions) == 100
+    assert [(q.location, q.reason) for q in first.quarantined] == [
+        ("page 2", "X API sent a page whose meta is not a JSON object but list")
+    ]
+    rest = source.collect(AURORA, first.cursor)
+    got = {m.external_id for m in first.mentions} | {m.external_id for m in rest.mentions}
+    assert len(got) == 150 and not rest.quarantined
+
+
+def test_null_where_a_list_or_object_belongs_is_taken_as_absent(emulator: TwitterEmulator) -> None:
+    tweets = make_tweets(2, NOW)
+    page = _x_page(tweets) | {"includes": {"users": None}, "meta": None}
+    page["data"][0] |= {"public_metrics": None, "referenced_tweets": None}
+    emulator.inject(_page_fault(page))
+    batch = collector(emulator).collect(AURORA, None)
+    assert sorted(m.external_id for m in batch.mentions) == sorted(t["id"] for t in tweets)
+    assert not batch.quarantined and {m.author for m in batch.mentions} == {"100", "101"}

@@ -15,6 +15,7 @@ The transport is a prawcore ``Requestor`` (praw's documented ``requestor_class``
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from listener.domain import Mention, Quarantined
 from listener.errors import PayloadError, SourceUnavailable
 from listener.query import Node, matches
 
+FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,16}")
+"""A submission's or comment's fullname: its kind and its base-36 id."""
 RATE_HEADERS = ("x-ratelimit-used", "x-ratelimit-remaining", "x-ratelimit-reset")
 PAYLOAD_KEPT = 65536
 """Characters of a malformed page kept in the quarantine."""
@@ -109,21 +112,19 @@ def _float(value: str | None) -> float | None:
 
 
 def thing_mention(thing: Any, brand: str) -> Mention:
-    """A Mention from one Reddit ``t3`` (submission) or ``t1`` (comment); raises PayloadError."""
+    """A Mention from one Reddit ``t3`` (submission) or ``t1`` (comment); raises PayloadError
+    naming the field that is missing or of the wrong type (a null optional one is absent)."""
     if not isinstance(thing, dict) or not isinstance(thing.get("data"), dict):
         raise PayloadError("listing child is not a {kind, data} object")
     kind, data = thing.get("kind"), thing["data"]
     if kind not in ("t3", "t1"):
-        raise PayloadError(f"unexpected thing kind {kind!r}")
+        raise PayloadError(f"unexpected thing kind{_got(kind)}")
     name = data.get("name") or (f"{kind}_{data['id']}" if isinstance(data.get("id"), str) else None)
-    if not isinstance(name, str) or not name.startswith(f"{kind}_"):
-        raise PayloadError(f"{kind} has no fullname/id")
-    try:
-        created_at = datetime.fromtimestamp(float(data["created_utc"]), UTC)
-    except (KeyError, TypeError, ValueError, OverflowError):
-        raise PayloadError(
-            f"{name} has no valid created_utc (got {data.get('created_utc')!r})"
-        ) from None
+    if not isinstance(name, str) or not FULLNAME.fullmatch(name) or name[:3] != f"{kind}_":
+        raise PayloadError(f"{kind} has no fullname/id{_got(name)}")
+    created_at = _timestamp(data.get("created_utc"))
+    if created_at is None:
+        raise PayloadError(f"{name} has no valid created_utc{_got(data.get('created_utc'))}")
     permalink = data.get("permalink")
     if not isinstance(permalink, str):
         raise PayloadError(f"{name} has no permalink")
@@ -132,24 +133,24 @@ def thing_mention(thing: Any, brand: str) -> Mention:
         if not isinstance(title, str) or not isinstance(body, str):
             raise PayloadError(f"{name} has no title")
         text = f"{title}\n\n{body}" if body else title
-        engagement = _int(data.get("score")) + _int(data.get("num_comments"))
+        engagement = _whole(data, "score", name) + _whole(data, "num_comments", name)
         in_reply_to = None
     else:
         text = data.get("body")
         if not isinstance(text, str):
             raise PayloadError(f"{name} has no body")
-        engagement = _int(data.get("score"))
-        in_reply_to = data.get("parent_id") if isinstance(data.get("parent_id"), str) else None
+        engagement = _whole(data, "score", name)
+        in_reply_to = _text(data, "parent_id", name) or None
     return Mention(
         source="reddit",
         external_id=name,
         brand=brand,
         text=text,
-        author=str(data.get("author") or "[deleted]"),
+        author=_text(data, "author", name) or "[deleted]",
         created_at=created_at,
         url="https://www.reddit.com" + permalink,
         lang=None,
-        author_reach=_int(data.get("author_karma") or data.get("author_link_karma")),
+        author_reach=_whole(data, "author_karma", name) or _whole(data, "author_link_karma", name),
         engagement=engagement,
         in_reply_to=in_reply_to,
         raw=thing,
@@ -165,11 +166,40 @@ def searchable_text(thing: Mapping[str, Any]) -> str:
     return "\n".join(p for p in parts if isinstance(p, str))
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+def _whole(data: Mapping[str, Any], key: str, name: str) -> int:
+    """``data[key]`` as a whole number (0 when absent or null); raises PayloadError naming it
+    when it is anything else (a string, a bool, a fraction, NaN or infinity)."""
+    value = data.get(key)
+    if value is None:
         return 0
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PayloadError(f"{name} has {_article(key)} that is not a whole number{_got(value)}")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str, name: str) -> str:
+    """``data[key]`` ("" when absent or null); raises PayloadError naming it when not a str."""
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PayloadError(f"{name} has {_article(key)} that is not a string{_got(value)}")
+    return value
+
+
+def _article(key: str) -> str:
+    return f"an {key}" if key[0] in "aeiou" else f"a {key}"
+
+
+def _got(value: Any, limit: int = 60) -> str:
+    """`` (got <repr>)``, cut to ``limit`` characters (one line: repr escapes line breaks)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit for str()
+        text = f"a {type(value).__name__} too long to show"
+    return f" (got {text if len(text) <= limit else text[: limit - 3] + '...'})"
 
 
 @dataclass
@@ -186,7 +216,11 @@ class RedditCursor:
         try:
             state = json.loads(text)
             return cls(
-                high_water={str(k): float(v) for k, v in state.get("high_water", {}).items()},
+                high_water={
+                    str(k): float(v)
+                    for k, v in state.get("high_water", {}).items()
+                    if _timestamp(v) is not None  # a mark no item could have: read afresh
+                },
                 seen=[str(s) for s in state.get("seen", [])],
             )
         except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
@@ -284,10 +318,21 @@ class Gathered:
 
 
 def created_utc(data: Any) -> float | None:
-    """A thing's ``created_utc``, or None when it has none."""
+    """A thing's ``created_utc``, or None when it has none that ``thing_mention`` takes (so a
+    quarantined item's bogus time never moves a listing's high-water mark)."""
+    if not isinstance(data, dict) or _timestamp(data.get("created_utc")) is None:
+        return None
+    return float(data["created_utc"])
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """``value`` (epoch seconds: a JSON number) as a UTC time, or None when it is not a number
+    or not within the years 1-9999."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
     try:
-        return float(data["created_utc"]) if isinstance(data, dict) else None
-    except (KeyError, TypeError, ValueError):
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):  # NaN; infinity; past what the C library takes
         return None
 
 

@@ -13,9 +13,10 @@ Errors (raised only when the first page fails; a later failure returns what was 
 
 A 400 naming since_id/until_id means the cursor is older than recent search's 7 days: it is
 moved into the window (one warning) and the poll goes on. A malformed page (not JSON, not an
-object) is a bad payload, not an outage: it is quarantined, the pages before it are kept and
-the cursor stays before it, so the next poll asks again, with no backoff. A tweet that lacks
-id, text or created_at is quarantined with the reason; the rest goes on.
+object, an envelope not of X's shape: ``_tweets.py``) is a bad payload, not an outage: it is
+quarantined, the pages before it are kept and the cursor stays before it, so the next poll asks
+again, with no backoff. A tweet that lacks id, text or created_at, or has a field of the wrong
+type, is quarantined with the reason; the rest goes on.
 tweepy's ``wait_on_rate_limit`` is never used: it sleeps inside the job.
 """
 
@@ -126,6 +127,7 @@ class TwitterCollector:
         for page_no in range(1, self._max_pages + 1):
             try:
                 page = self._fetch(x_query, state, token)
+                found, bad, page_ids = parse_page(page, brand, page_no)
             except MalformedPage as exc:
                 # a bad payload, not an outage: kept aside, and the cursor stays before it, so
                 # the next poll asks for the same page again (no backoff)
@@ -151,7 +153,6 @@ class TwitterCollector:
                     quarantined=quarantined,
                     cursor=_after(state, ids, complete=False),
                 )
-            found, bad, page_ids = parse_page(page, brand, page_no)
             mentions += found
             quarantined += bad
             ids += page_ids
