@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from listener.errors import ModelError
+from listener.scoring.anger_cues import cue_features
 
 FloatArray = npt.NDArray[np.float32]
 ANGER_FILE = "anger.safetensors"
@@ -24,11 +25,15 @@ _SHOUT = re.compile(r"[!?]{2,}|\b[^\W\d_]{4,}\b")
 
 
 class AngerHead:
-    """A logistic head over [CLS] features: anger = sqrt(sigmoid(w.x + b) * p_negative)."""
+    """A logistic head over [CLS] features and, where it was trained with them, the text's
+    surface cues (anger_cues.py): anger = sqrt(sigmoid(w.x + c.cues + b) * p_negative)."""
 
-    def __init__(self, weight: FloatArray, bias: float) -> None:
+    def __init__(
+        self, weight: FloatArray, bias: float, cue_weight: FloatArray | None = None
+    ) -> None:
         self.weight = weight.astype(np.float32).reshape(-1)
         self.bias = float(bias)
+        self.cue_weight = None if cue_weight is None else cue_weight.astype(np.float32).reshape(-1)
 
     @classmethod
     def load(cls, model_dir: Path) -> AngerHead | None:
@@ -40,25 +45,31 @@ class AngerHead:
 
         try:
             tensors = load_file(str(path))
-            return cls(tensors["weight"], float(tensors["bias"].reshape(-1)[0]))
+            return cls(
+                tensors["weight"], float(tensors["bias"].reshape(-1)[0]), tensors.get("cue_weight")
+            )
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(f"{path} is unreadable: delete the directory to re-assemble") from exc
 
     def save(self, model_dir: Path) -> None:
         from safetensors.numpy import save_file
 
-        save_file(
-            {"weight": self.weight, "bias": np.array([self.bias], dtype=np.float32)},
-            str(model_dir / ANGER_FILE),
-        )
+        tensors = {"weight": self.weight, "bias": np.array([self.bias], dtype=np.float32)}
+        if self.cue_weight is not None:
+            tensors["cue_weight"] = self.cue_weight
+        save_file(tensors, str(model_dir / ANGER_FILE))
 
-    def probability(self, features: FloatArray) -> FloatArray:
-        """The head's own angry-vs-not probability per row of ``features``."""
+    def probability(self, features: FloatArray, texts: Sequence[str]) -> FloatArray:
+        """The head's own angry-vs-not probability per row of ``features`` (one per text)."""
         z = features.astype(np.float32) @ self.weight + self.bias
+        if self.cue_weight is not None:
+            z = z + cue_features(texts) @ self.cue_weight
         return (1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))).astype(np.float32)
 
-    def __call__(self, features: FloatArray, negative: FloatArray) -> FloatArray:
-        combined = np.sqrt(self.probability(features) * np.clip(negative, 0.0, 1.0))
+    def __call__(
+        self, features: FloatArray, negative: FloatArray, texts: Sequence[str]
+    ) -> FloatArray:
+        combined = np.sqrt(self.probability(features, texts) * np.clip(negative, 0.0, 1.0))
         return np.clip(combined, 0.0, 1.0).astype(np.float32)
 
 

@@ -206,7 +206,7 @@ class TransformerScorer:
         three = self.three_class(raw)
         negative = three[:, 0]
         if self.anger_head is not None and feats is not None:
-            anger = self.anger_head(feats, negative)
+            anger = self.anger_head(feats, negative, clean)
         else:
             anger = cue_anger(clean, negative)
         out: list[Sentiment] = []

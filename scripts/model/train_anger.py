@@ -26,6 +26,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from listener.rules import BrandPolicy
 from listener.scoring.anger import AngerHead
+from listener.scoring.anger_cues import CUE_NAMES, cue_features
 from listener.scoring.assemble import ANGER_FILE, ARTEFACT_FILE, assemble
 from listener.scoring.transformer import TransformerScorer, clean_text
 
@@ -55,6 +56,9 @@ def main() -> None:
         raw, feats = scorer.raw_outputs([clean_text(r.text) for r in rows], features=True)
         negative = scorer.three_class(raw)[:, 0]
     assert feats is not None
+    # The text's surface cues beside the model's features (listener/scoring/anger_cues.py).
+    cues = cue_features([clean_text(r.text) for r in rows])
+    feats = np.hstack([feats, cues])
     y = np.array([r.anger or 0 for r in rows])
     folds = list(GroupKFold(n_splits=5).split(feats, y, groups))
     # No class re-weighting: the head's probability stays calibrated to how often customers are
@@ -70,11 +74,19 @@ def main() -> None:
         method="decision_function",
     )
     shift, (precision, recall) = best_shift(out_of_fold, negative, y)
-    head = AngerHead(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]) + shift)
+    n = len(CUE_NAMES)
+    head = AngerHead(
+        clf.coef_[0][:-n].astype(np.float32),
+        float(clf.intercept_[0]) + shift,
+        cue_weight=clf.coef_[0][-n:].astype(np.float32),
+    )
     head.save(art)
     meta = json.loads((art / ARTEFACT_FILE).read_text(encoding="utf-8"))
     meta["anger"] = {
-        "head": "logistic regression on the final [CLS] hidden state",
+        "head": "logistic regression on the final [CLS] hidden state and surface cues",
+        "cue_weights": {
+            k: round(float(w), 3) for k, w in zip(CUE_NAMES, clf.coef_[0][-n:], strict=True)
+        },
         "combine": "sqrt(head probability * negative probability)",
         "train_rows": len(rows),
         "angry_rows": int(y.sum()),
