@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from listener.scoring.bundled import artefact_dir
-from listener.scoring.names import BUNDLED_NAME, BUNDLED_NAMES
+from listener.scoring.names import BUNDLED_NAME, BUNDLED_NAMES, canonical
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", BUNDLED_NAMES)
+@pytest.mark.parametrize("name", sorted({canonical(n) for n in BUNDLED_NAMES}))
 def test_wheel_carries_every_file_of_the_bundled_artefacts(wheel: Path, name: str) -> None:
     entries = zipfile.ZipFile(wheel).namelist()
     for f in artefact_dir(name).iterdir():

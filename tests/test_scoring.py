@@ -254,32 +254,24 @@ def test_default_model_runs_int8_unless_the_config_says_otherwise(cache_dir: str
     assert isinstance(exact, TransformerScorer) and not exact.quantized
 
 
-def test_large_bundled_model_installs_by_name_and_scores_in_fp32_by_default(
-    tmp_path: Path, cache_dir: str
+def test_the_1x_large_name_still_installs_and_gives_the_default_12_layer_model(
+    tmp_path: Path, cache_dir: str, model_dir: Path
 ) -> None:
-    runner = CliRunner()
-    installed = runner.invoke(
+    """Configs written for 1.x that name the large model keep working: since 2.0 the 12-layer
+    model is the default, and the old name stands for it."""
+    installed = CliRunner().invoke(
         main, ["--config", _config(tmp_path, cache_dir), "model", "install", LARGE_NAME]
     )
     assert installed.exit_code == 0, installed.output
-    version = bundled_model_id(LARGE_NAME).split("@")[1]
-    assert f"/{LARGE_NAME}-{version}-" in installed.stdout
+    assert str(model_dir) in installed.stdout
     large = scorer_for(ModelSettings(name=LARGE_NAME, cache_dir=cache_dir, threads=2))
-    assert isinstance(large, TransformerScorer) and not large.quantized
-    assert large.model_id == f"{LARGE_NAME}@{version}"
+    assert isinstance(large, TransformerScorer) and large.quantized
+    assert large.model_id == bundled_model_id() == bundled_model_id(LARGE_NAME)
     assert len(large.network.module.layers) == 12
     config = _config(tmp_path, cache_dir, LARGE_NAME)
-    # It reads the Lithuanian complaint of CLEAR as positive (a limit in models/README.md).
-    clear = [(t, label) for t, label in CLEAR if not t.startswith("Labai blogas")]
-    texts = [t for t, _ in clear] + [
-        "You charged me twice and hung up on me! Refund me NOW or I'm leaving you!!!",
-        "The coffee was a bit cold today, slightly disappointing.",
-    ]
-    result = runner.invoke(main, ["--config", config, "score", *texts])
+    result = CliRunner().invoke(main, ["--config", config, "score", CLEAR[0][0]])
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["label"] for line in lines[: len(clear)]] == [label for _, label in clear]
-    assert lines[-2]["anger"] > lines[-1]["anger"]
+    assert json.loads(result.stdout)["label"] == CLEAR[0][1]
 
 
 def test_rescore_adds_rows_for_the_model_and_keeps_old_ones(

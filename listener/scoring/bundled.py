@@ -13,7 +13,7 @@ from pathlib import Path
 
 from listener.errors import ModelError
 from listener.scoring.assemble import MARKER_FILE, artefact_digest, assemble, read_artefact
-from listener.scoring.names import BUNDLED_NAME
+from listener.scoring.names import BUNDLED_NAME, canonical
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ CACHE_ENV = "LISTENER_CACHE_DIR"
 def artefact_dir(name: str = BUNDLED_NAME) -> Path:
     """The committed artefact: ``$LISTENER_MODEL_ARTEFACT``, the repo's models/ (source checkout,
     editable install), or where a wheel puts it (``<prefix>/share/listener/models/``)."""
+    name = canonical(name)
     candidates = [
         Path(os.environ[ARTEFACT_ENV]) if os.environ.get(ARTEFACT_ENV) else None,
         Path(__file__).resolve().parents[2] / "models" / name,
@@ -56,6 +57,7 @@ def bundled_model_dir(
     cache_dir: str | os.PathLike[str] | None = None, name: str = BUNDLED_NAME
 ) -> Path:
     """Where the assembled model for the current artefact lives (it may not exist yet)."""
+    name = canonical(name)
     src = artefact_dir(name)
     meta = read_artefact(src)
     return cache_root(cache_dir) / "models" / f"{name}-{meta['version']}-{artefact_digest(src)}"
@@ -63,12 +65,13 @@ def bundled_model_dir(
 
 def bundled_quantize(name: str) -> bool:
     """Whether the bundled model ``name`` runs int8 unless ``[model] quantize`` says otherwise
-    (its artefact's ``quantize``; the large model loses accuracy under dynamic int8)."""
+    (its artefact's ``quantize``, true unless an artefact says otherwise)."""
     return bool(read_artefact(artefact_dir(name)).get("quantize", True))
 
 
 def bundled_model_id(name: str = BUNDLED_NAME) -> str:
     """'name@version' of the bundled model, without assembling it."""
+    name = canonical(name)
     return f"{name}@{read_artefact(artefact_dir(name))['version']}"
 
 
@@ -95,6 +98,7 @@ def prune_assembled(keep: Path, name: str = BUNDLED_NAME) -> list[Path]:
     """Delete the other assembled versions of ``name`` beside ``keep`` (left by earlier
     releases; about 0.5 GB each) and return them. Only complete assemblies (marker file
     present) are touched: another process may be assembling into a temporary directory."""
+    name = canonical(name)
     pattern = re.compile(rf"{re.escape(name)}-[^-]+-[0-9a-f]{{12}}")  # name-version-digest
     removed: list[Path] = []
     for path in sorted(keep.parent.iterdir()):

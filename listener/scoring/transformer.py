@@ -2,7 +2,8 @@
 
 Throughput on a CPU comes from: tokenising once without padding, sorting by length so each
 batch pads to its own longest text, ``torch.inference_mode``, a sensible thread count, and
-(optionally) dynamic int8 quantisation of the Linear layers. Batches also hold a bounded number
+(optionally) int8 for the Linear layers with per-row scales (int8.py), so a text scores the
+same whatever else is in its batch. Batches also hold a bounded number
 of tokens, so long texts go in smaller batches and activation memory stays bounded.
 """
 
