@@ -82,10 +82,11 @@ class TwitterCollector:
         if self._client is None:
             import tweepy
 
-            self._client = tweepy.Client(
+            client = tweepy.Client(
                 bearer_token=self._token, return_type=dict, wait_on_rate_limit=False
             )
-            self._client.session = _session(self._api_base, self._timeout)
+            client.session = _session(self._api_base, self._timeout)
+            self._client = client  # only once complete: other brands' polls run at once
         return self._client
 
     def collect(self, query: BrandQuery, cursor: str | None) -> Batch:

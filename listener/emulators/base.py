@@ -76,6 +76,7 @@ class Fault:
 
 
 Handler = Callable[[Request], Response]
+AnswerHook = Callable[[Request, Response], None]
 
 
 class Emulator:
@@ -86,6 +87,7 @@ class Emulator:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.requests: list[Request] = []
+        self._answer_hooks: list[AnswerHook] = []
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -105,6 +107,13 @@ class Emulator:
     def inject(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
+
+    def on_answer(self, hook: AnswerHook) -> None:
+        """Call ``hook(request, response)`` in the server thread right after each answer has
+        been written (not for a dropped connection): a harness acting between the client's
+        answer and its next step, e.g. a chaos run's SIGKILL after Slack accepted a post."""
+        with self._lock:
+            self._answer_hooks.append(hook)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -202,8 +211,19 @@ class Emulator:
                     self.wfile.write(response.body)
                 except ConnectionError:  # the client gave up (a slow-response fault): fine
                     self.close_connection = True
+                    return
+                with emulator._lock:
+                    hooks = list(emulator._answer_hooks)
+                for hook in hooks:
+                    hook(request, response)
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except ConnectionError:  # the client vanished mid-request (a SIGKILLed
+                    self.close_connection = True  # daemon): nothing to answer, no traceback
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet: tests and the demo read ``emulator.requests`` instead

@@ -137,6 +137,11 @@ class SlackEmulator(Emulator):
         with self._msg_lock:
             self._slow.extend([seconds] * times)
 
+    def clear_slow(self) -> None:
+        """Drop the ``slow`` answers not used yet (``clear_faults`` leaves them)."""
+        with self._msg_lock:
+            self._slow.clear()
+
     def history(self, channel: str) -> list[PostedMessage]:
         """The messages of one channel (name or ID), oldest first."""
         wanted = channel_id(channel)
