@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -147,7 +148,7 @@ class Chain:
     """Runs jobs for the scheduler and wakes the follow-up job when a stage produced work.
 
     A follow-up that is running when woken is woken again when it ends, so work committed
-    while it ran is never left for its next interval.
+    while it ran is never left for its next interval. After ``close`` nothing is woken.
     """
 
     def __init__(self, wake: Callable[[str], None]) -> None:
@@ -155,6 +156,7 @@ class Chain:
         self._lock = threading.Lock()
         self._running: set[str] = set()
         self._again: set[str] = set()
+        self._closed = False
 
     def __call__(self, job: Job) -> Any:
         with self._lock:
@@ -174,17 +176,27 @@ class Chain:
         return result
 
     def wake(self, job_id: str) -> None:
-        with self._lock:
+        with self._lock:  # held while waking, so ``close`` waits for a wake-up under way
+            if self._closed:
+                return
             if job_id in self._running:
                 self._again.add(job_id)
                 return
-        self._wake(job_id)
+            self._wake(job_id)
+
+    def close(self) -> None:
+        """Wake nothing from now on: the scheduler is shutting down (APScheduler's shutdown
+        holds its job-store lock while it waits for the running jobs, so a job that woke
+        another then would wait for that lock forever)."""
+        with self._lock:
+            self._closed = True
 
 
 def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = None) -> None:
     """Run the scheduler until SIGTERM or SIGINT; the running jobs finish first. A ``monitor``
     observes every job run (metrics, health) and is told whether the scheduler runs."""
     from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers import SchedulerNotRunningError
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(
@@ -209,9 +221,16 @@ def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = Non
             next_run_time=now,
         )
 
+    def shutdown() -> None:
+        chain.close()
+        with suppress(SchedulerNotRunningError):  # a second signal: already stopping
+            scheduler.shutdown(wait=True)  # the jobs already running complete first
+
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: finishing running jobs, then exiting", signal.Signals(signum).name)
-        scheduler.shutdown(wait=True)  # the jobs already running complete first
+        # not in the handler: it may run while the main loop holds the job-store lock that a
+        # job's wake-up is waiting for
+        threading.Thread(target=shutdown, name="listener-shutdown").start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

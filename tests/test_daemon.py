@@ -185,3 +185,35 @@ def test_chain_wakes_the_next_stage_and_reruns_a_busy_one() -> None:
     assert woken == ["score", "dispatch", "score"]  # ...but right after it ends
     chain(score)
     assert woken[-1] == "dispatch"
+
+
+def test_sigterm_while_a_job_wakes_the_next_one_still_exits(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """SIGTERM while the first collect is storing mentions (when it ends it wakes the score job).
+    Measured before the fix: the daemon never exited (APScheduler's shutdown held its job-store
+    lock while it waited for the collect job, whose wake-up of the score job waited for it)."""
+    config = _write_config(tmp_path, tiny_model_dir, lines=10_000)
+    log = tmp_path / "daemon.log"
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "listener", "--config", str(config), "run"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    deadline = time.monotonic() + 120
+    while "listener running" not in log.read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+        time.sleep(0.02)
+    time.sleep(0.2)  # the collect job of 10,000 lines is under way
+    proc.send_signal(signal.SIGTERM)
+    try:
+        status = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail("still running 60 s after SIGTERM:\n" + log.read_text(encoding="utf-8"))
+    text_ = log.read_text(encoding="utf-8")
+    assert status == 0, text_
+    assert "added=" in text_ and "listener stopped" in text_
