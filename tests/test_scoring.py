@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -380,3 +382,45 @@ def test_batches_hold_batch_size_short_texts_and_fewer_long_ones() -> None:
         padded = -(-width // WIDTH_STEP) * WIDTH_STEP
         assert len(batch) * padded <= 32 * 64 or len(batch) == 1
     assert batches[-1] == [lengths.index(500)]
+
+
+def test_bundled_model_runs_its_calibrated_fixed_scales_on_the_attention_inputs(
+    scorer: TransformerScorer,
+) -> None:
+    """artefact.json's int8 input scales reach the layers they were calibrated for; the other
+    Linear layers keep per-row scales."""
+    layers = scorer.network.module.layers
+    assert all(layer.qkv.input_scale is not None for layer in layers)
+    assert all(layer.ffn_in.input_scale is None for layer in layers)
+
+
+@pytest.mark.parametrize("fixed", [None, 0.05])
+def test_int8_linear_is_close_to_float_and_independent_of_the_other_rows(
+    fixed: float | None,
+) -> None:
+    import torch
+
+    from listener.scoring.int8 import RowInt8Linear
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(384, 96)
+    quantized = RowInt8Linear(linear, fixed)
+    rows = torch.randn(40, 384).clamp(-6, 6)
+    with torch.inference_mode():
+        exact = linear(rows)
+        together = quantized(rows)
+        alone = quantized(rows[:2])
+    assert torch.equal(alone, together[:2])
+    assert (together - exact).abs().max() < 0.05 * exact.abs().max()
+
+
+def test_loading_the_bundled_model_does_not_import_torch_dynamo(model_dir: Path) -> None:
+    """torch._dynamo costs `listener score` about a second of start-up; random initialisation
+    on the meta device imported it."""
+    code = (
+        "import sys; from listener.scoring.transformer import TransformerScorer; "
+        f"TransformerScorer(source={str(model_dir)!r}, model_id='t', threads=1).score(['ok']); "
+        "print('torch._dynamo' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -152,6 +152,7 @@ def assemble(artefact_dir: Path, dest: Path, *, image_path: Path | None = None) 
         marker: dict[str, Any] = {k: meta[k] for k in ("name", "version") if k in meta}
         marker["artefact"] = artefact_digest(artefact_dir)
         marker["anger"] = meta.get("anger", {})
+        marker["int8"] = meta.get("int8", {})
         (tmp / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         for path in tmp.iterdir():  # mkdtemp makes the directory private; the model is not
             path.chmod(0o644)
@@ -168,3 +169,14 @@ def assemble(artefact_dir: Path, dest: Path, *, image_path: Path | None = None) 
         raise
     log.info("assembled %s in %.1f s", dest, time.monotonic() - started)
     return dest
+
+
+def int8_input_scales(model_dir: Path) -> dict[str, float]:
+    """The fixed int8 activation scales an assembled model was calibrated with, by Linear
+    layer name (see int8.py); empty for any other model directory."""
+    try:
+        marker = json.loads((model_dir / MARKER_FILE).read_text(encoding="utf-8"))
+        scales = marker.get("int8", {}).get("input_scales", {})
+        return {str(name): float(scale) for name, scale in scales.items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}

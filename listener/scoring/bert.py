@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +125,28 @@ def _renamed(name: str) -> str | None:
     return None
 
 
+@contextmanager
+def _without_init() -> Iterator[None]:
+    """Module constructors skip their random initialisation. On the meta device it costs no
+    memory, but ``normal_`` there imports torch._dynamo: about a second of `listener score`."""
+    names = ("normal_", "uniform_", "kaiming_uniform_", "ones_", "zeros_")
+    saved = {name: getattr(nn.init, name) for name in names}
+    for name in names:
+        setattr(nn.init, name, lambda tensor, *_args, **_kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(nn.init, name, function)
+
+
 def load_bert(model_dir: Path, word_embedding: nn.Module | None = None) -> BertClassifier:
     """The classifier in ``model_dir`` (fp32, eval mode). With ``word_embedding`` given (the
     packed 4-bit one), the 384 MB fp32 embedding matrix is never read."""
     from safetensors import safe_open
 
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    with torch.device("meta"):  # no memory and no random init: every tensor is assigned below
+    with torch.device("meta"), _without_init():  # every tensor is assigned below
         model = BertClassifier(config)
     if word_embedding is not None:
         model.word = word_embedding  # holds no parameters: nothing to load for it

@@ -20,6 +20,7 @@ import numpy as np
 from listener.domain import LABELS, Sentiment
 from listener.errors import ModelError
 from listener.scoring.anger import AngerHead, cue_anger
+from listener.scoring.assemble import int8_input_scales
 from listener.scoring.encoder import load_encoder
 from listener.scoring.labels import resolve_label_map
 from listener.scoring.langid import LanguageGuesser
@@ -81,7 +82,7 @@ def auto_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def quantize_int8(model: Any) -> bool:
+def quantize_int8(model: Any, input_scales: dict[str, float] | None = None) -> bool:
     """Int8 for the encoder's Linear layers, in place (see int8.py: per-row activation scales,
     so a text scores the same alone or in any batch); the small classification head and the
     pooler stay float. Returns False, leaving the model in fp32, where this torch build has
@@ -92,7 +93,9 @@ def quantize_int8(model: Any) -> bool:
         log.warning("this torch build has no oneDNN int8 kernels: scoring in fp32")
         return False
     int8.quantize_rows(
-        model, lambda name: name.startswith(HEAD_PREFIXES) or ".pooler." in f".{name}."
+        model,
+        lambda name: name.startswith(HEAD_PREFIXES) or ".pooler." in f".{name}.",
+        input_scales,
     )
     return True
 
@@ -138,7 +141,8 @@ class TransformerScorer:
         self.max_length = max(2, min(limits))
         self._model_id = model_id or f"{source}@{network.commit[:12]}"
         if quantize:
-            self.quantized = quantize_int8(network.module)
+            scales = int8_input_scales(Path(source)) if network.plain else {}
+            self.quantized = quantize_int8(network.module, scales)
         self.network = network
         self.labels = resolve_label_map(network.id2label, label_map)
         self.anger_head = AngerHead.load(Path(source)) if Path(source).is_dir() else None

