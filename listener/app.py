@@ -17,7 +17,13 @@ from listener import plugins
 from listener.config import Settings
 from listener.domain import BrandQuery, NewAlert, Sentiment, StoredMention, utcnow
 from listener.errors import ConfigError
-from listener.pipeline import CollectResult, ScoreResult, collect_once, score_pending
+from listener.pipeline import (
+    CollectResult,
+    ScoreResult,
+    SpikeResult,
+    collect_once,
+    score_pending,
+)
 from listener.plugins import PluginContext
 from listener.ports import Collector, Notifier, Scorer
 from listener.rules import BrandPolicy, mention_alert, policies_from_settings
@@ -232,10 +238,10 @@ class App:
         self.metrics.on_dispatch(counts)
         return counts
 
-    def detect_spikes(self) -> dict[str, int]:
+    def detect_spikes(self) -> SpikeResult:
         counts = self.alerting.detect_spikes(utcnow())
         self.metrics.on_spikes(counts.get("spikes", 0))
-        return counts
+        return SpikeResult(checked=counts.get("checked", 0), spikes=counts.get("spikes", 0))
 
     def close(self) -> None:
         if "engine" in self.__dict__:

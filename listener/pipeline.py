@@ -11,10 +11,11 @@ import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from listener.domain import BrandQuery, Mention, NewAlert, Score, Sentiment, StoredMention
 from listener.errors import AuthError, RateLimited, SourceUnavailable
-from listener.ports import Collector, Outbox, Scorer, Store
+from listener.ports import Collector, CollectStore, ReplyRecorder, Scorer, ScoreStore
 from listener.rules import normalize_handle
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,19 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
 
 
+@runtime_checkable
+class StageResult(Protocol):
+    """What a stage's job returns: ``produced`` is the work it left for the stage it feeds
+    (the daemon wakes that one at once when it is above 0; see ``daemon.Job.then``)."""
+
+    @property
+    def produced(self) -> int: ...
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CollectResult:
+    """One (source, brand) collection: what was fetched and stored, or why not."""
+
     source: str
     brand: str
     fetched: int = 0
@@ -35,11 +47,36 @@ class CollectResult:
     skipped_until: datetime | None = None
     error: str | None = None
 
+    @property
+    def produced(self) -> int:
+        """New mentions for the score stage."""
+        return self.added
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ScoreResult:
+    """One score run: mentions scored and the alerts their scores raised."""
+
     scored: int = 0
     alerts: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New alerts for the dispatch stage."""
+        return self.alerts
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SpikeResult:
+    """One spike run: brands checked and the spike alerts raised."""
+
+    checked: int = 0
+    spikes: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New alerts for the dispatch stage."""
+        return self.spikes
 
 
 def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
@@ -49,7 +86,12 @@ def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
 
 
 def collect_once(
-    *, collector: Collector, store: Store, outbox: Outbox, query: BrandQuery, now: datetime
+    *,
+    collector: Collector,
+    store: CollectStore,
+    outbox: ReplyRecorder,
+    query: BrandQuery,
+    now: datetime,
 ) -> CollectResult:
     """Collect one (source, brand) and store the batch with its cursor in one transaction.
 
@@ -91,7 +133,9 @@ def collect_once(
     )
 
 
-def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[Mention]) -> int:
+def _record_brand_replies(
+    outbox: ReplyRecorder, query: BrandQuery, mentions: Sequence[Mention]
+) -> int:
     handles = {normalize_handle(h) for h in query.handles}
     count = 0
     for mention in mentions:
@@ -100,14 +144,14 @@ def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[
     return count
 
 
-def _record_reply(outbox: Outbox, replied_to: str, reply: Mention) -> int:
+def _record_reply(outbox: ReplyRecorder, replied_to: str, reply: Mention) -> int:
     by = f"@{reply.author.removeprefix('@')}"
     return outbox.record_reply(reply.source, replied_to, by=by, at=reply.created_at)
 
 
 def _record_earlier_replies(
-    store: Store,
-    outbox: Outbox,
+    store: ScoreStore,
+    outbox: ReplyRecorder,
     handles: Mapping[str, Collection[str]],
     pending: Sequence[StoredMention],
     alerts: Sequence[NewAlert],
@@ -136,8 +180,8 @@ def _scored_by(alert: NewAlert, model: str) -> NewAlert:
 
 def score_pending(
     *,
-    store: Store,
-    outbox: Outbox,
+    store: ScoreStore,
+    outbox: ReplyRecorder,
     scorer: Scorer,
     rule: MentionRule,
     handles: Mapping[str, Collection[str]],

@@ -24,7 +24,7 @@ from statistics import fmean, pstdev
 from typing import Any
 
 from listener.domain import NewAlert, TrendPoint
-from listener.ports import Outbox, Store
+from listener.ports import AlertDesk, TrendReader
 from listener.rules import BrandPolicy
 
 _FALLBACK_WINDOWS = 24
@@ -114,7 +114,7 @@ def detect(
     return found
 
 
-def _window(store: Store, brand: str, end: datetime, width: timedelta) -> TrendPoint:
+def _window(store: TrendReader, brand: str, end: datetime, width: timedelta) -> TrendPoint:
     start = end - width
     seconds = max(1, int(width.total_seconds()))
     points = store.trend(brand=brand, since=start, until=end, bucket_seconds=seconds)
@@ -129,7 +129,7 @@ def _trim_before_history(windows: list[TrendPoint]) -> list[TrendPoint]:
 
 
 def baseline_windows(
-    store: Store, policy: BrandPolicy, now: datetime
+    store: TrendReader, policy: BrandPolicy, now: datetime
 ) -> tuple[list[TrendPoint], str]:
     """The baseline windows for ``now`` (newest first) and words saying what they are."""
     day = timedelta(days=1)
@@ -152,7 +152,7 @@ def baseline_windows(
 
 
 def detect_brand_spikes(
-    store: Store, outbox: Outbox, policy: BrandPolicy, now: datetime
+    store: TrendReader, outbox: AlertDesk, policy: BrandPolicy, now: datetime
 ) -> list[NewAlert]:
     """Spike alerts for ``policy.brand`` at ``now``, minus those still in their cooldown."""
     current = _window(store, policy.brand, now, policy.spike_window)

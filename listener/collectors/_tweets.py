@@ -77,6 +77,8 @@ def tweet_mention(item: Any, users: Mapping[str, Mapping[str, Any]], brand: str)
     if not isinstance(text, str):
         raise PayloadError(f"tweet {tid} has no text")
     field = _Fields(tid)
+    note = field.object(item, "note_tweet", "a note_tweet")
+    text = field.text(note, "text", "a note_tweet text") or text  # a long post, whole
     created_at = field.time(created)
     author_id = field.text(item, "author_id", "an author_id")
     expanded = users.get(author_id) if author_id else None
