@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 from listener.domain import BrandQuery, Mention, NewAlert, Score, Sentiment, StoredMention
 from listener.errors import AuthError, RateLimited, SourceUnavailable
 from listener.ports import Collector, CollectStore, ReplyRecorder, Scorer, ScoreStore
+from listener.reposts import mark_copies, with_repost_reach
 from listener.rules import normalize_handle
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def collect_once(
             "%s/%s unavailable (%s); retry after %s", source, brand, exc, retry_at.isoformat()
         )
         return CollectResult(source=source, brand=brand, skipped_until=retry_at, error=str(exc))
+    batch = mark_copies(store, source, brand, batch, now)
     added = store.add_batch(source, query, batch)
     replies = _record_brand_replies(outbox, query, batch.mentions)
     return CollectResult(
@@ -197,13 +199,14 @@ def score_pending(
         if not pending:
             break
         sentiments = scorer.score([p.mention.text for p in pending])
+        judged = with_repost_reach(store, pending)  # reposts stored by now add their reach
         scores = [
             Score(mention_id=p.id, model=scorer.model_id, sentiment=s, scored_at=now)
             for p, s in zip(pending, sentiments, strict=True)
         ]
         new_alerts = [
             _scored_by(a, scorer.model_id)
-            for p, s in zip(pending, sentiments, strict=True)
+            for p, s in zip(judged, sentiments, strict=True)
             if (a := rule(p, s))
         ]
         scored += store.add_scores(scores, new_alerts)

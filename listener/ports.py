@@ -140,6 +140,14 @@ class CollectStore(Protocol):
         """The saved state of a (source, brand) collector; defaults when never run."""
         ...
 
+    def copies_of(
+        self, source: str, brand: str, texts: Collection[str], *, since: datetime
+    ) -> dict[str, str]:
+        """For each of ``texts`` that a stored mention of (source, brand) created at or after
+        ``since`` has exactly, and that is not a repost itself: the external id of the first
+        such mention (the original of a copy)."""
+        ...
+
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         """Note a failed collection: failures += 1, next attempt not before ``retry_at``."""
         ...
@@ -151,6 +159,11 @@ class ScoreStore(Protocol):
 
     def unscored(self, model: str, limit: int) -> list[StoredMention]:
         """Up to ``limit`` mentions without a score from ``model``, oldest first."""
+        ...
+
+    def repost_reach(self, originals: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """For each (source, external_id): the summed reach of the stored mentions that repost
+        it (``repost_of``); originals without reposts are left out."""
         ...
 
     def add_scores(self, scores: Sequence[Score], alerts: Sequence[NewAlert] = ()) -> int:

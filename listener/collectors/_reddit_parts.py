@@ -155,6 +155,7 @@ def thing_mention(thing: Any, brand: str) -> Mention:
         or _whole(data, "subreddit_subscribers", name),
         engagement=engagement,
         in_reply_to=in_reply_to,
+        repost_of=_text(data, "crosspost_parent", name) or None,
         raw=thing,
     )
 

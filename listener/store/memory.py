@@ -102,6 +102,35 @@ class MemoryStore:
         with self.db.lock:
             return self.db.cursors.get((source, brand), SourceState())
 
+    def copies_of(
+        self, source: str, brand: str, texts: Collection[str], *, since: datetime
+    ) -> dict[str, str]:
+        wanted = set(texts)
+        found: dict[str, str] = {}
+        with self.db.lock:
+            rows = sorted(self.db.mentions.values(), key=lambda s: (s.mention.created_at, s.id))
+            for s in rows:
+                m = s.mention
+                if (
+                    m.source == source
+                    and m.brand == brand
+                    and m.created_at >= since
+                    and m.repost_of is None
+                    and m.text in wanted
+                ):
+                    found.setdefault(m.text, m.external_id)
+        return found
+
+    def repost_reach(self, originals: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        wanted = set(originals)
+        found: Counter[tuple[str, str]] = Counter()
+        with self.db.lock:
+            for s in self.db.mentions.values():
+                key = (s.mention.source, s.mention.repost_of or "")
+                if s.mention.repost_of is not None and key in wanted:
+                    found[key] += s.mention.author_reach
+        return {k: v for k, v in found.items() if v}
+
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         with self.db.lock:
             old = self.db.cursors.get((source, brand), SourceState())
