@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 from collections import Counter
 from functools import cached_property
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from listener.config import Settings
 from listener.domain import BrandQuery, NewAlert, Sentiment, StoredMention, utcnow
 from listener.errors import ConfigError
-from listener.pipeline import CollectResult, ScoreResult, collect_once, score_pending
+from listener.pipeline import CollectResult, collect_once
 from listener.ports import Collector, Notifier, Scorer
+from listener.stages.score import ScoreResult, ScoreStage
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -36,6 +38,9 @@ class App:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.stopping = threading.Event()
+        """Set when the process is shutting down: long stages stop between batches."""
+        self._model_checked = False
 
     @cached_property
     def engine(self) -> Engine:
@@ -167,26 +172,53 @@ class App:
         )
         return result
 
-    def score(self, *, max_batches: int = 20) -> ScoreResult:
-        scored: Counter[tuple[str, str]] = Counter()
+    def score_stage(self, tally: Counter[tuple[str, str]]) -> ScoreStage:
+        """The score stage over this App's store and model; ``tally`` counts the mentions
+        scored per (source, brand), for the metrics."""
 
         def rule(mention: StoredMention, sentiment: Sentiment) -> NewAlert | None:
-            # called once per scored mention: tallies them per (source, brand) for the metrics
-            scored[(mention.mention.source, mention.mention.brand)] += 1
+            tally[(mention.mention.source, mention.mention.brand)] += 1
             return self.alerting.mention_alert(mention, sentiment)
 
-        result = score_pending(
+        return ScoreStage(
             store=self.store,
+            queue=self.store,
             outbox=self.outbox,
-            scorer=self.scorer,
+            scorer=lambda: self.scorer,
             rule=rule,
             handles={q.brand: q.handles for q in self.queries},
             batch_size=self.settings.jobs.score.batch_size,
-            max_batches=max_batches,
-            now=utcnow(),
         )
-        self.metrics.on_score(scored, alerts=result.alerts)
+
+    def score(self) -> ScoreResult:
+        """Score every queued mention (until the queue is empty or ``stopping`` is set); the
+        model loads only when something is queued."""
+        self._queue_for_new_model()
+        tally: Counter[tuple[str, str]] = Counter()
+        result = self.score_stage(tally).drain(should_stop=self.stopping.is_set)
+        self.metrics.on_score(tally, alerts=result.alerts)
         return result
+
+    def score_ids(self, ids: list[int]) -> ScoreResult:
+        """Score the mentions of ``ids`` still queued (a scoring task's batch)."""
+        tally: Counter[tuple[str, str]] = Counter()
+        result = self.score_stage(tally).score_ids(ids)
+        self.metrics.on_score(tally, alerts=result.alerts)
+        return result
+
+    def _queue_for_new_model(self) -> None:
+        """Once per App: when the configured model has no score yet but another model has,
+        queue the mentions it has not scored (a model switch re-scores the history, as the
+        store did before it had a queue). A hub model's id is unknown before it loads: skipped."""
+        if self._model_checked:
+            return
+        self._model_checked = True
+        model = self.model_id_without_loading()
+        if model is None or self.store.has_scores(model) or not self.store.has_scores(None):
+            return
+        queued = self.store.requeue_unscored(model, now=utcnow())
+        if queued:
+            log.info("model %s has not scored %d stored mentions: queued them", model, queued)
 
     def dispatch(self) -> dict[str, int]:
         counts = self.alerting.dispatch(utcnow())

@@ -115,8 +115,7 @@ def run_once(app: App) -> OnceTotals:
     """Every job once, in pipeline order; the score job drains the backlog. Returns totals."""
     totals = OnceTotals()
     for job in build_jobs(app):
-        func = partial(app.score, max_batches=1_000_000) if job.id == "score" else job.func
-        result = run_job(dataclasses.replace(job, func=func))
+        result = run_job(job)
         error, skipped = getattr(result, "error", None), getattr(result, "skipped_until", None)
         if result is None:
             totals["failed_jobs"] += 1
@@ -222,6 +221,7 @@ def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = Non
         )
 
     def shutdown() -> None:
+        app.stopping.set()  # a score job draining a backlog stops after its current batch
         chain.close()
         with suppress(SchedulerNotRunningError):  # a second signal: already stopping
             scheduler.shutdown(wait=True)  # the jobs already running complete first
