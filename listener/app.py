@@ -22,6 +22,7 @@ from listener.ports import Collector, Notifier, Scorer
 from listener.stages.score import ScoreResult, ScoreStage
 
 if TYPE_CHECKING:
+    import procrastinate
     from sqlalchemy import Engine
 
     from listener.alerting import Alerting
@@ -49,16 +50,40 @@ class App:
         return connect(self.settings.storage.url)
 
     def upgrade(self) -> None:
-        """Create or migrate the schema (idempotent)."""
+        """Create or migrate the schema (idempotent; one process at a time on PostgreSQL),
+        with the job queue's tables when ``[scale] engine = "procrastinate"``."""
+        from listener.scale.schema import ensure_queue_schema, one_at_a_time
         from listener.store.db import ensure_schema
 
-        ensure_schema(self.engine)
+        with one_at_a_time(self.engine):
+            ensure_schema(self.engine)
+            if self.scaled_out:
+                ensure_queue_schema(self.engine, self.procrastinate.schema_manager.get_schema)
+
+    @property
+    def scaled_out(self) -> bool:
+        """Whether scoring and dispatch run as procrastinate jobs (``[scale] engine``)."""
+        return self.settings.scale.engine == "procrastinate"
+
+    @cached_property
+    def procrastinate(self) -> procrastinate.App:
+        """The job queue (``[scale] engine = "procrastinate"``); its tasks run on this App."""
+        from listener.scale.tasks import build
+
+        return build(lambda: self, url=self.settings.storage.url)
 
     @cached_property
     def store(self) -> SqlStore:
         from listener.store.sql import SqlStore
 
-        return SqlStore(self.engine)
+        if not self.scaled_out:
+            return SqlStore(self.engine)
+        from listener.scale.tasks import Enqueuer
+
+        # jobs are deferred in the transactions that store their mentions and alerts
+        scale = self.settings.scale
+        jobs = Enqueuer(url=self.settings.storage.url, batch_size=scale.batch_size)
+        return SqlStore(self.engine, on_queued=jobs.score, on_alerts=jobs.dispatch)
 
     @cached_property
     def outbox(self) -> SqlOutbox:
@@ -81,6 +106,9 @@ class App:
         metrics = Metrics()
         metrics.declare((kind, q.brand) for kind in self.settings.sources() for q in self.queries)
         metrics.watch_outbox(lambda: self.status.outbox())
+        from listener.scale.metrics import QueueCollector
+
+        metrics.registry.register(QueueCollector(self.engine, jobs=self.scaled_out))
         return metrics
 
     @cached_property
@@ -220,8 +248,9 @@ class App:
         if queued:
             log.info("model %s has not scored %d stored mentions: queued them", model, queued)
 
-    def dispatch(self) -> dict[str, int]:
-        counts = self.alerting.dispatch(utcnow())
+    def dispatch(self, ids: list[int] | None = None) -> dict[str, int]:
+        """Send the due alerts (those of ``ids`` only: a dispatch task's batch)."""
+        counts = self.alerting.dispatch(utcnow(), ids=ids)
         self.metrics.on_dispatch(counts)
         return counts
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from listener.domain import Alert, NewAlert, Sentiment, StoredMention
@@ -94,8 +94,9 @@ class Dispatcher:
         """The brand's policy, or the ``[alerts]`` defaults for a brand not configured."""
         return self._policies.get(brand) or self._default
 
-    def run(self, now: datetime) -> dict[str, int]:
-        """One dispatch pass; returns the ``COUNTS``."""
+    def run(self, now: datetime, *, ids: Sequence[int] | None = None) -> dict[str, int]:
+        """One dispatch pass over the due alerts (those of ``ids`` only, when given: each is
+        claimed first, so concurrent passes never send one twice); returns the ``COUNTS``."""
         counts: Counter[str] = Counter(dict.fromkeys(COUNTS, 0))
         if self._paused_until is not None and now < self._paused_until:
             counts["paused"] = 1
@@ -104,7 +105,7 @@ class Dispatcher:
         stormy = self._storm_control(now, counts)
         outgoing = [
             a
-            for a in self._outbox.due(now, self._batch_size)
+            for a in self._outbox.due(now, self._batch_size, ids=ids)
             if not (a.kind == "mention" and a.status == "pending" and a.brand in stormy)
         ]  # a mention stored since its brand's storm was folded waits for the next digest
         mention_ids = [a.mention_id for a in outgoing if a.mention_id is not None]

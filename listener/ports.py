@@ -240,8 +240,9 @@ class Outbox(Protocol):
         """Insert alerts; an existing dedupe_key is a no-op. Returns the number inserted."""
         ...
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
-        """Pending alerts whose next attempt is due at ``now``, oldest first."""
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
+        """Pending alerts whose next attempt is due at ``now``, oldest first (only those of
+        ``ids`` when given: a dispatch task's batch)."""
         ...
 
     def mark_sent(self, claim: Claim, at: datetime) -> bool:

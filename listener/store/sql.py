@@ -28,7 +28,7 @@ from listener.domain import (
 from listener.ports import ExportRow, SourceState
 from listener.store.batches import CHUNK, OnQueued, chunks, write_batch
 from listener.store.dialect import insert_for
-from listener.store.outbox import insert_alerts
+from listener.store.outbox import insert_alert_ids
 from listener.store.queue import SqlScoreQueue
 from listener.store.rows import to_stored
 from listener.store.schema import alerts, cursors, mentions, quarantine, score_queue, scores
@@ -50,9 +50,18 @@ def _to_score(row: Row[Any]) -> Score:
 class SqlStore(SqlScoreQueue):
     """ports.Store (with its ScoreQueue) over a SQLAlchemy Engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, on_queued: OnQueued | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_queued: OnQueued | None = None,
+        on_alerts: OnQueued | None = None,
+    ) -> None:
+        """``on_queued``/``on_alerts``: called inside the transaction that stores new mentions
+        (queued for scoring) or new alerts, with their ids (scale-out enqueues their jobs)."""
         self.engine = engine
         self._on_queued = on_queued
+        self._on_alerts = on_alerts
 
     def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
         return write_batch(self.engine, source, query, batch, on_queued=self._on_queued)
@@ -135,7 +144,9 @@ class SqlStore(SqlScoreQueue):
                 )
                 added += len(conn.execute(stmt.returning(scores.c.id), list(chunk)).all())
             if new_alerts:
-                insert_alerts(conn, new_alerts, now=now)
+                alert_ids = insert_alert_ids(conn, new_alerts, now=now)
+                if alert_ids and self._on_alerts is not None:
+                    self._on_alerts(conn, alert_ids)
             for ids in chunks(sorted(set(done))):
                 conn.execute(score_queue.delete().where(score_queue.c.mention_id.in_(ids)))
         return added
