@@ -114,14 +114,19 @@ def _pending_jobs(engine: Engine) -> int:
         )
 
 
-def _settled(engine: Engine, published: int) -> bool:
+def _state(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(mentions)).scalar_one()
         queued = conn.execute(select(func.count()).select_from(score_queue)).scalar_one()
         unsent = conn.execute(
             text("SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')")
         ).scalar_one()
-    return stored >= published and queued == 0 and unsent == 0 and _pending_jobs(engine) == 0
+    return {"stored": stored, "queued": queued, "unsent": unsent, "jobs": _pending_jobs(engine)}
+
+
+def _settled(engine: Engine, published: int) -> bool:
+    s = _state(engine)
+    return s["stored"] >= published and s["queued"] == s["unsent"] == s["jobs"] == 0
 
 
 def test_workers_and_leader_killed_at_random_lose_and_repeat_nothing(
@@ -202,12 +207,16 @@ def test_workers_and_leader_killed_at_random_lose_and_repeat_nothing(
             time.sleep(0.5)
             assert time.monotonic() - started < 240, "publishing and killing took too long"
 
-        _wait(lambda: _settled(engine, 400), 180, "every mention stored, scored, alerted")
+        try:
+            _wait(lambda: _settled(engine, 400), 180, "every mention stored, scored, alerted")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {_state(engine)}") from None
         stops = {p.name: p.stop() for p in everyone}
         assert all(code == 0 for code in stops.values()), stops
 
         game.figures()
         r = game.report
+        print(f"leader failover: {failover:.2f} s; SIGKILLs: {kills}")
         assert failover is not None and failover <= FAILOVER_S, failover
         assert r.generated == 400 and r.lost == 0 and r.duplicated == 0 and r.phantoms == 0
         assert r.missing_scores == 0
@@ -238,7 +247,8 @@ def test_mentions_and_their_scoring_jobs_commit_together(pg_url: str, tmp_path: 
                 rows = conn.execute(
                     text("SELECT task_name, queue_name, args FROM procrastinate_jobs ORDER BY id")
                 ).all()
-            assert [(r[0], r[1]) for r in rows] == [("listener.score", "score")] * 3
+            assert [(r[0], r[1]) for r in rows] == [("listener.score", "score")] * 3  # a queue
+            # a worker listens on
             assert [len(r[2]["mention_ids"]) for r in rows] == [16, 16, 8]  # batched at enqueue
             metrics = app.metrics.registry
             assert metrics.get_sample_value("listener_score_queue_mentions") == 40

@@ -61,17 +61,8 @@ def run_worker(
     app.procrastinate.run_worker(**worker_options(app, queues=queues, concurrency=concurrency))
 
 
-def scheduler_jobs(app: App, leadership: Leadership, lost: threading.Event) -> list[Job]:
-    """The leader's jobs: collectors and spikes (as the daemon has them), upkeep, and a check
-    that the leadership still holds."""
-
-    def check() -> dict[str, int]:
-        if not leadership.held():
-            log.error("lost the scheduler lock (database connection gone): stopping")
-            lost.set()
-            os.kill(os.getpid(), signal.SIGTERM)  # the daemon's graceful stop
-        return {}
-
+def scheduler_jobs(app: App) -> list[Job]:
+    """The leader's jobs: collectors and spikes (as the daemon has them) and the upkeep."""
     scale = app.settings.scale
     jobs = [j for j in build_jobs(app) if j.stage in SCHEDULER_STAGES]
     jobs.append(
@@ -82,8 +73,19 @@ def scheduler_jobs(app: App, leadership: Leadership, lost: threading.Event) -> l
             stage="upkeep",
         )
     )
-    jobs.append(Job(id="leader", func=check, interval=LEADER_CHECK, stage="leader"))
     return jobs
+
+
+def watch_leadership(leadership: Leadership, lost: threading.Event, done: threading.Event) -> None:
+    """Until ``done``: check every second that the lock is still ours; if not, set ``lost``
+    and stop this process's scheduler gracefully (SIGTERM), so no standby and this process
+    collect at once for longer than a check."""
+    while not done.wait(LEADER_CHECK.total_seconds()):
+        if not leadership.held():
+            log.error("lost the scheduler lock (database connection gone): stopping")
+            lost.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
 
 
 def run_scheduler(app: App, *, with_worker: bool, monitor: Monitor | None = None) -> None:
@@ -104,8 +106,16 @@ def run_scheduler(app: App, *, with_worker: bool, monitor: Monitor | None = None
         if not leadership.acquire(stop):
             return
         log.info("this scheduler is the leader")
-        lost = threading.Event()
-        run_forever(app, jobs=scheduler_jobs(app, leadership, lost), monitor=monitor)
+        lost, done = threading.Event(), threading.Event()
+        watch = threading.Thread(
+            target=watch_leadership, args=(leadership, lost, done), name="listener-leader"
+        )
+        watch.start()
+        try:
+            run_forever(app, jobs=scheduler_jobs(app), monitor=monitor)
+        finally:
+            done.set()
+            watch.join()
         if lost.is_set():
             raise ListenerError("the scheduler lost its leadership (database connection lost)")
     finally:

@@ -81,12 +81,13 @@ class Enqueuer:
     def score(self, conn: Connection, mention_ids: list[int]) -> None:
         size = self._batch_size
         batches = [mention_ids[i : i + size] for i in range(0, len(mention_ids), size)]
-        self._defer(conn, SCORE_TASK, [{"mention_ids": b} for b in batches])
+        self._defer(conn, SCORE_TASK, SCORE_QUEUE, [{"mention_ids": b} for b in batches])
 
     def dispatch(self, conn: Connection, alert_ids: list[int]) -> None:
-        self._defer(conn, DISPATCH_TASK, [{"alert_ids": alert_ids}])
+        self._defer(conn, DISPATCH_TASK, DISPATCH_QUEUE, [{"alert_ids": alert_ids}])
 
-    def _defer(self, conn: Connection, task: str, kwargs: list[dict[str, Any]]) -> None:
+    def _defer(self, conn: Connection, task: str, queue: str, kwargs: list[dict[str, Any]]) -> None:
         driver = conn.connection.driver_connection  # the psycopg connection of this transaction
-        if kwargs:
-            self._app.configure_task(task, connection=driver).batch_defer(*kwargs)
+        if kwargs:  # the task is not registered on this App: its queue is named here
+            deferrer = self._app.configure_task(task, queue=queue, connection=driver)
+            deferrer.batch_defer(*kwargs)
