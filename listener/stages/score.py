@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from listener.domain import NewAlert, Score, Sentiment, StoredMention, utcnow
@@ -107,10 +107,22 @@ class ScoreStage:
             Score(mention_id=p.id, model=model, sentiment=s, scored_at=now)
             for p, s in zip(pending, sentiments, strict=True)
         ]
-        alerts = [a for p, s in zip(pending, sentiments, strict=True) if (a := self.rule(p, s))]
+        alerts = [
+            scored_by(a, model)
+            for p, s in zip(pending, sentiments, strict=True)
+            if (a := self.rule(p, s))
+        ]
         scored = self.store.add_scores(scores, alerts, done=done)
         record_earlier_replies(self.store, self.outbox, self.handles, pending, alerts)
         return ScoreResult(scored=scored, alerts=len(alerts), batches=1)
+
+
+def scored_by(alert: NewAlert, model: str) -> NewAlert:
+    """``alert`` with the model that fired it named beside the recorded score."""
+    recorded = alert.details.get("sentiment")
+    if not isinstance(recorded, Mapping):
+        return alert
+    return replace(alert, details={**alert.details, "sentiment": {**recorded, "model": model}})
 
 
 def record_earlier_replies(
