@@ -127,6 +127,25 @@ class ExportRow:
     score: Score | None
 
 
+class ScoreQueue(Protocol):
+    """Mentions waiting for a score. ``Store.add_batch`` queues each new mention in the batch's
+    transaction; ``Store.add_scores(done=ids)`` takes them off in the scores' transaction. Reads
+    walk the queue by mention id: their cost does not depend on the mentions already scored."""
+
+    def queued(self, *, after: int = 0, limit: int) -> list[StoredMention]:
+        """Up to ``limit`` queued mentions with an id above ``after``, by id."""
+        ...
+
+    def queued_among(self, ids: Sequence[int]) -> list[StoredMention]:
+        """The mentions of ``ids`` that are still queued, by id (a batch handed to a worker
+        that was scored meanwhile comes back empty)."""
+        ...
+
+    def dequeue(self, ids: Sequence[int]) -> int:
+        """Take ``ids`` off the queue (idempotent); returns how many were queued."""
+        ...
+
+
 class CollectStore(Protocol):
     """Where the collect stage stores batches and its source state."""
 
@@ -153,9 +172,9 @@ class CollectStore(Protocol):
         ...
 
 
-class ScoreStore(Protocol):
-    """What the score stage reads and writes: unscored mentions, scores with the alerts they
-    raised, and earlier replies by the brand."""
+class ScoreStore(ScoreQueue, Protocol):
+    """What the score stage reads and writes: the scoring queue, unscored mentions, scores
+    with the alerts they raised, and earlier replies by the brand."""
 
     def unscored(self, model: str, limit: int) -> list[StoredMention]:
         """Up to ``limit`` mentions without a score from ``model``, oldest first."""
@@ -166,9 +185,12 @@ class ScoreStore(Protocol):
         it (``repost_of``); originals without reposts are left out."""
         ...
 
-    def add_scores(self, scores: Sequence[Score], alerts: Sequence[NewAlert] = ()) -> int:
-        """Store scores and the alerts they caused in ONE transaction. A (mention, model) score
-        that exists is kept; an alert whose dedupe_key exists is a no-op. Returns scores added."""
+    def add_scores(
+        self, scores: Sequence[Score], alerts: Sequence[NewAlert] = (), *, done: Sequence[int] = ()
+    ) -> int:
+        """Store scores and the alerts they caused in ONE transaction, and take the mention ids
+        ``done`` off the scoring queue in it. A (mention, model) score that exists is kept; an
+        alert whose dedupe_key exists is a no-op. Returns scores added."""
         ...
 
     def first_reply(
@@ -191,9 +213,10 @@ class MentionReader(Protocol):
         ...
 
     def iter_mentions(
-        self, *, brand: str | None = None, since: datetime | None = None
+        self, *, brand: str | None = None, since: datetime | None = None, raw: bool = True
     ) -> Iterator[StoredMention]:
-        """Stored mentions (of one brand, created at or after ``since``) by creation time."""
+        """Stored mentions (of one brand, created at or after ``since``) by creation time;
+        ``raw=False`` leaves their raw payloads unread (empty)."""
         ...
 
 
@@ -282,8 +305,9 @@ class AlertWriter(Protocol):
 class DeliveryOutbox(Protocol):
     """What the dispatch stage needs: due rows, claims and their outcomes, storm control."""
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
-        """Pending alerts whose next attempt is due at ``now``, oldest first."""
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
+        """Pending alerts whose next attempt is due at ``now``, oldest first (only those of
+        ``ids`` when given: a dispatch task's batch)."""
         ...
 
     def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:

@@ -131,6 +131,20 @@ def test_the_first_reply_of_a_brand_account_is_found(ports: Ports) -> None:
 # -- scores (score) ----------------------------------------------------------------------------
 
 
+def test_new_mentions_are_queued_and_scoring_takes_them_off(ports: Ports) -> None:
+    ids = _stored(ports, 1, 2, 3)
+    store = ports.store
+    assert [m.id for m in store.queued(limit=10)] == ids
+    assert [m.id for m in store.queued(after=ids[0], limit=1)] == [ids[1]]
+    score = Score(mention_id=ids[0], model="m@1", sentiment=sentiment(), scored_at=T0)
+    store.add_scores([score], done=[ids[0]])
+    assert [m.id for m in store.queued_among([ids[0], ids[2]])] == [ids[2]]
+    assert store.dequeue([ids[1], ids[1], 999_999]) == 1
+    assert [m.id for m in store.queued(limit=10)] == [ids[2]]
+    _stored(ports, 1)  # re-delivered: not queued again
+    assert len(store.queued(limit=10)) == 1
+
+
 def test_scores_and_their_alerts_are_stored_once(ports: Ports) -> None:
     ids = _stored(ports, 1, 2)
     store = ports.store
@@ -169,6 +183,7 @@ def test_an_alert_is_added_once_and_claimed_by_one_caller(ports: Ports) -> None:
     now = utcnow()
     assert outbox.add_alerts([_alert(1), _alert(1)]) == 1
     [due] = outbox.due(now, 10)
+    assert outbox.due(now, 10, ids=[due.id + 1]) == [] and outbox.due(now, 10, ids=[due.id])
     claim = outbox.claim(due.id, now=now, lease=LEASE)
     assert claim is not None and not claim.in_doubt
     assert outbox.claim(due.id, now=now, lease=LEASE) is None

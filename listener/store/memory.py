@@ -42,6 +42,8 @@ class MemoryDb:
     """(mention id, model) -> (row id, score): the row id orders scores as the SQL ids do."""
     quarantined: list[Any] = field(default_factory=list)
     cursors: dict[tuple[str, str], SourceState] = field(default_factory=dict)
+    queue: dict[int, datetime] = field(default_factory=dict)
+    """Mention id -> when queued for scoring (the score_queue table)."""
     alerts: dict[int, Alert] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -90,6 +92,7 @@ class MemoryStore:
                 row = StoredMention(id=self.db.next_id("mentions"), mention=m, collected_at=now)
                 self.db.mentions[row.id] = row
                 self.db.identities[key] = row.id
+                self.db.queue[row.id] = now
                 added += 1
             self.db.quarantined.extend(batch.quarantined)
             old = self.db.cursors.get((source, query.brand), SourceState())
@@ -143,9 +146,13 @@ class MemoryStore:
             ids = sorted(i for i in self.db.mentions if (i, model) not in self.db.scores)
             return [self.db.mentions[i] for i in ids[:limit]]
 
-    def add_scores(self, scores: Sequence[Score], alerts: Sequence[NewAlert] = ()) -> int:
+    def add_scores(
+        self, scores: Sequence[Score], alerts: Sequence[NewAlert] = (), *, done: Sequence[int] = ()
+    ) -> int:
         now = utcnow()
         with self.db.lock:
+            for mention_id in done:
+                self.db.queue.pop(mention_id, None)
             added = 0
             for s in scores:
                 key = (s.mention_id, s.model)
@@ -155,6 +162,19 @@ class MemoryStore:
                 added += 1
             self.db.insert_alerts(alerts, now)
             return added
+
+    def queued(self, *, after: int = 0, limit: int) -> list[StoredMention]:
+        with self.db.lock:
+            ids = sorted(i for i in self.db.queue if i > after)[:limit]
+            return [self.db.mentions[i] for i in ids]
+
+    def queued_among(self, ids: Sequence[int]) -> list[StoredMention]:
+        with self.db.lock:
+            return [self.db.mentions[i] for i in sorted(set(ids)) if i in self.db.queue]
+
+    def dequeue(self, ids: Sequence[int]) -> int:
+        with self.db.lock:
+            return sum(self.db.queue.pop(i, None) is not None for i in set(ids))
 
     def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
         wanted = set(mention_ids)
@@ -259,9 +279,15 @@ class MemoryOutbox:
             return a.next_attempt_at is None or a.next_attempt_at <= now
         return a.status == "sending" and a.next_attempt_at is not None and a.next_attempt_at <= now
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
+        wanted = set(ids) if ids is not None else None
         with self.db.lock:
-            return [a for _, a in sorted(self.db.alerts.items()) if self._due(a, now)][:limit]
+            rows = [
+                a
+                for key, a in sorted(self.db.alerts.items())
+                if self._due(a, now) and (wanted is None or key in wanted)
+            ]
+            return rows[:limit]
 
     def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:
         with self.db.lock:
