@@ -40,9 +40,7 @@ def sparkline(values: Sequence[float], *, width: int = 40) -> str:
         return ""
     if len(values) > width:
         edges = [round(i * len(values) / width) for i in range(width + 1)]
-        values = [
-            sum(values[a:b]) / (b - a) for a, b in pairwise(edges) if b > a
-        ]
+        values = [sum(values[a:b]) / (b - a) for a, b in pairwise(edges) if b > a]
     low, high = min(values), max(values)
     if high == low:
         return SPARKS[0 if high == 0 else 3] * len(values)
