@@ -92,12 +92,19 @@ def _run(engine: Engine, steps: list[tuple[Any, ...]]) -> None:
             chosen = ids[: len(verdicts)]
             store.add_scores(
                 [
-                    Score(mention_id=i, model=model, sentiment=sentiment(label, anger), scored_at=T0)
+                    Score(
+                        mention_id=i, model=model, sentiment=sentiment(label, anger), scored_at=T0
+                    )
                     for i, (label, anger) in zip(chosen, verdicts, strict=False)
                 ],
                 [
-                    NewAlert(kind="mention", brand=BRANDS[0], dedupe_key=f"m{i}", reason="r",
-                             mention_id=i)
+                    NewAlert(
+                        kind="mention",
+                        brand=BRANDS[0],
+                        dedupe_key=f"m{i}",
+                        reason="r",
+                        mention_id=i,
+                    )
                     for i, (label, _) in zip(chosen, verdicts, strict=False)
                     if label == "negative"
                 ],
@@ -119,7 +126,9 @@ def _run(engine: Engine, steps: list[tuple[Any, ...]]) -> None:
         elif kind == "alert":
             existing = outbox.list()
             if step[2] and existing:
-                outbox.ack(existing[step[1] % len(existing)].id, by="ana", at=T0 + timedelta(hours=1))
+                outbox.ack(
+                    existing[step[1] % len(existing)].id, by="ana", at=T0 + timedelta(hours=1)
+                )
             else:
                 outbox.add_alerts(
                     [NewAlert(kind="spike", brand=BRANDS[1], dedupe_key=f"s{n}", reason="r")]

@@ -19,15 +19,15 @@ def test_the_rising_complaint_is_the_top_driver_with_examples(engine: Engine) ->
     drivers = reader.drivers(AURORA, since=NOW - timedelta(days=3), until=NOW, limit=8)
     top = [d.term for d in drivers]
     assert top, "something rises"
-    rising = {"bagaż", "zgubiony bagaż", "lost luggage", "luggage", "מזוודה", "zgubiony", "lost"}
-    assert set(top[:3]) & rising, top
+    rising = ("bagaż", "luggage", "מזוודה", "zgubi", "lost")
+    assert any(r in term for term in top[:3] for r in rising), top
     assert not set(top) & ALL, "no stop words"
     assert "aurora" not in top and "air" not in top, "not the brand's own name"
     first = drivers[0]
     assert first.count > first.baseline_count
     assert first.examples and all(first.term in terms(e.text, e.lang) for e in first.examples)
     usual = reader.drivers(AURORA, since=NOW - timedelta(days=20), until=NOW - timedelta(days=13))
-    assert not {d.term for d in usual} & rising, "before the rise it does not drive anything"
+    assert not [d for d in usual if any(r in d.term for r in rising)], "not before the rise"
 
 
 def test_drivers_with_a_language_filter_use_that_language(engine: Engine) -> None:
@@ -36,7 +36,7 @@ def test_drivers_with_a_language_filter_use_that_language(engine: Engine) -> Non
     drivers = reader.drivers(
         AURORA, since=NOW - timedelta(days=3), until=NOW, languages=("pl",), limit=5
     )
-    assert drivers and {"bagaż", "zgubiony bagaż", "zgubiony"} & {d.term for d in drivers}
+    assert drivers and any("bagaż" in d.term for d in drivers)
     assert all(e.lang == "pl" for d in drivers for e in d.examples)
 
 

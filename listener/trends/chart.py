@@ -83,18 +83,20 @@ def render_png(
             )
         alerted = [(p.bucket_start + centre, p.alerts) for p in main.points if p.alerts]
         if alerted:
-            peak = max(max((p.volume for p in main.points), default=1), 1)
+            peak = max(max((p.volume for t in trends for p in t.points), default=1), 1)
             top.scatter(
                 [t for t, _ in alerted],
-                [peak * 1.06] * len(alerted),
+                [peak * 1.12] * len(alerted),
                 s=[min(30 + 12 * n, 200) for _, n in alerted],
                 color="#f28f3b",
                 marker="o",
                 zorder=5,
                 label="alerts raised",
             )
+        highest = max((p.volume for t in trends for p in t.points), default=0)
+        top.set_ylim(0, max(highest, 1) * 1.3)  # room for the legend and the alert dots
         top.set_ylabel("mentions")
-        top.legend(loc="upper left", fontsize=8, ncol=3, frameon=False)
+        top.legend(loc="upper left", fontsize=8, ncol=4, frameon=False)
         top.grid(axis="y", alpha=0.3)
 
         for colour, trend in zip(LINES, trends, strict=False):
