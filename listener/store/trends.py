@@ -26,7 +26,7 @@ from listener.store.schema import (
     term_rollups,
     trend_rollups,
 )
-from listener.trends.drivers import rising
+from listener.trends.drivers import MIN_COUNT, rising
 from listener.trends.query import (
     BUCKET_SECONDS,
     AlertRow,
@@ -48,6 +48,10 @@ SCAN_LIMIT = 5000
 SAMPLE = 3000
 """Negative mentions tokenised, at most, for drivers under filters or in a short period."""
 BASELINE = timedelta(days=28)
+CANDIDATES = 400
+"""Terms of the period compared with the baseline, at most (the most frequent ones)."""
+EXAMPLE_SAMPLE = 200
+"""Newest negative mentions of the period searched for examples."""
 
 
 def _floor(at: datetime, seconds: int) -> int:
@@ -105,7 +109,19 @@ def mention_rows(conn: Connection, ids: Sequence[int]) -> list[MentionRow]:
     """MentionRows of ``ids`` (missing ids skipped), in the order of ``ids``."""
     if not ids:
         return []
-    rows = {r.id: r for r in conn.execute(select(mentions).where(mentions.c.id.in_(list(ids))))}
+    c = mentions.c
+    wanted = (
+        c.id,
+        c.brand,
+        c.source,
+        c.author,
+        c.text,
+        c.url,
+        c.lang,
+        c.created_at,
+        c.author_reach,
+    )
+    rows = {r.id: r for r in conn.execute(select(*wanted).where(c.id.in_(list(ids))))}
     brands: dict[int, list[str]] = {}
     for mid, brand in conn.execute(
         select(mention_brands.c.mention_id, mention_brands.c.brand)
@@ -328,6 +344,7 @@ class SqlTrendsReader:
         until: datetime,
         *,
         sources: Sequence[str],
+        page: int = 500,
     ) -> Iterable[list[int]]:
         """Pages of the brand's mention ids in [since, until), newest first, bounded."""
         seen = 0
@@ -342,7 +359,7 @@ class SqlTrendsReader:
                     mention_brands.c.created_at <= before,
                 )
                 .order_by(mention_brands.c.created_at.desc(), mention_brands.c.mention_id.desc())
-                .limit(PAGE + len(last_ids))
+                .limit(page + len(last_ids))
             )
             if sources:
                 stmt = stmt.where(
@@ -364,7 +381,7 @@ class SqlTrendsReader:
             yield [r.mention_id for r in rows]
             before = rows[-1].created_at
             last_ids = {r.mention_id for r in rows if r.created_at == before}
-            if len(rows) < PAGE:
+            if len(rows) < page:
                 return
 
     def mentions(
@@ -381,7 +398,8 @@ class SqlTrendsReader:
     ) -> list[MentionRow]:
         out: list[MentionRow] = []
         with self.engine.connect() as conn:
-            for ids in self._scan(conn, brand, since, until, sources=sources):
+            page = min(PAGE, max(50, 4 * limit))
+            for ids in self._scan(conn, brand, since, until, sources=sources, page=page):
                 for row in mention_rows(conn, ids):
                     if label is not None and row.label != label:
                         continue
@@ -397,10 +415,19 @@ class SqlTrendsReader:
     # -- drivers ------------------------------------------------------------------------------
 
     def _term_counts(
-        self, conn: Connection, brand: str, first_day: int, end_day: int
+        self,
+        conn: Connection,
+        brand: str,
+        first_day: int,
+        end_day: int,
+        *,
+        terms: Sequence[str] | None = None,
     ) -> Counter[str]:
+        """Negative mentions per term over days [first_day, end_day): the ``CANDIDATES``
+        most frequent terms, or the given ``terms``."""
+        total = func.sum(term_rollups.c.mentions)
         stmt = (
-            select(term_rollups.c.term, func.sum(term_rollups.c.mentions))
+            select(term_rollups.c.term, total)
             .where(
                 term_rollups.c.brand == brand,
                 term_rollups.c.day >= first_day,
@@ -408,26 +435,44 @@ class SqlTrendsReader:
             )
             .group_by(term_rollups.c.term)
         )
+        if terms is None:
+            stmt = stmt.having(total >= MIN_COUNT).order_by(total.desc()).limit(CANDIDATES)
+        else:
+            if not terms:
+                return Counter()
+            stmt = stmt.where(term_rollups.c.term.in_(list(terms)))
         return Counter({t: int(n) for t, n in conn.execute(stmt) if n})
 
-    def _sampled(
+    def _negatives(self, conn: Connection, brand: str, first_hour: int, end_hour: int) -> int:
+        stmt = select(func.sum(trend_rollups.c.negative)).where(
+            trend_rollups.c.brand == brand,
+            trend_rollups.c.hour >= first_hour,
+            trend_rollups.c.hour < end_hour,
+        )
+        return int(conn.execute(stmt).scalar() or 0)
+
+    def _sampled_terms(
         self,
         brand: str,
         since: datetime,
         until: datetime,
         sources: Sequence[str],
         languages: Sequence[str],
-        limit: int = SAMPLE,
-    ) -> list[MentionRow]:
-        return self.mentions(
+        skip: frozenset[str],
+    ) -> tuple[Counter[str], int, list[MentionRow]]:
+        sample = self.mentions(
             brand,
             since=since,
             until=until,
             label="negative",
             sources=sources,
             languages=languages,
-            limit=limit,
+            limit=SAMPLE,
         )
+        counts: Counter[str] = Counter()
+        for row in sample:
+            counts.update(terms(row.text, row.lang, skip=skip))
+        return counts, len(sample), sample
 
     def drivers(
         self,
@@ -441,30 +486,37 @@ class SqlTrendsReader:
         limit: int = 10,
         examples: int = 3,
     ) -> list[Driver]:
+        """From ``term_rollups`` (whole UTC days) when unfiltered over two days or more; else
+        from the newest ``SAMPLE`` negative mentions of the period (and of the baseline when
+        filtered): a bounded cost either way."""
         base_from = baseline_since if baseline_since is not None else since - BASELINE
         skip = brand_words(brand)
         filtered = bool(sources or languages)
         sample: list[MentionRow] | None = None
-        if filtered or until - since < timedelta(days=2):
-            sample = self._sampled(brand, since, until, sources, languages)
-            period: Counter[str] = Counter()
-            for row in sample:
-                period.update(terms(row.text, row.lang, skip=skip))
-        else:
-            with self.engine.connect() as conn:
-                period = self._term_counts(conn, brand, day_of(since), _ceil(until, 86400))
-        if filtered:
-            baseline: Counter[str] = Counter()
-            for row in self._sampled(brand, base_from, since, sources, languages):
-                baseline.update(terms(row.text, row.lang, skip=skip))
-        else:
-            with self.engine.connect() as conn:
-                baseline = self._term_counts(conn, brand, day_of(base_from), day_of(since))
-        ranked = rising(period, baseline, limit=limit)
+        with self.engine.connect() as conn:
+            if filtered or until - since < timedelta(days=2):
+                period, docs, sample = self._sampled_terms(
+                    brand, since, until, sources, languages, skip
+                )
+            else:
+                first, end = day_of(since), _ceil(until, 86400)
+                period = self._term_counts(conn, brand, first, end)
+                docs = self._negatives(conn, brand, first * 24, end * 24)
+            if filtered:
+                baseline, base_docs, _ = self._sampled_terms(
+                    brand, base_from, since, sources, languages, skip
+                )
+            else:
+                first, end = day_of(base_from), day_of(since)
+                baseline = self._term_counts(conn, brand, first, end, terms=list(period))
+                base_docs = self._negatives(conn, brand, first * 24, end * 24)
+        ranked = rising(period, baseline, documents=docs, baseline_documents=base_docs, limit=limit)
         if not ranked:
             return []
         if sample is None:
-            sample = self._sampled(brand, since, until, sources, languages, limit=500)
+            sample = self.mentions(
+                brand, since=since, until=until, label="negative", limit=EXAMPLE_SAMPLE
+            )
         wanted = {r.term for r in ranked}
         found: dict[str, list[Example]] = {t: [] for t in wanted}
         for row in sample:
