@@ -34,15 +34,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from sqlalchemy import Engine, create_engine, insert, text
+from tqdm import tqdm
 
-from listener.app import App  # noqa: E402
-from listener.config import parse_settings  # noqa: E402
-from listener.store.db import connect, upgrade  # noqa: E402
-from listener.store.rollups import rebuild  # noqa: E402
-from listener.store.schema import alerts, mention_brands, mentions, scores  # noqa: E402
-from listener.store.watermarks import SqlWatermarks  # noqa: E402
+from listener.app import App
+from listener.config import parse_settings
+from listener.store.db import connect, upgrade
+from listener.store.rollups import rebuild
+from listener.store.schema import alerts, mention_brands, mentions, scores
+from listener.store.watermarks import SqlWatermarks
 
 BRANDS = ["Aurora Air", "Nordlys Mobile", "Borealis Bank", "Fjord Foods", "Kestrel Cars"]
 LANGS = {
@@ -95,10 +95,30 @@ PRAISE = {
     "de": ["toller Service", "nette Crew"],
     "es": ["servicio excelente", "tripulación amable"],
 }
-FILLER = (
-    "today yesterday again morning evening weekend airport station online store phone "
-    "office city train bus ticket seat gate counter chat email account"
-).split()
+FILLER = [
+    "today",
+    "yesterday",
+    "again",
+    "morning",
+    "evening",
+    "weekend",
+    "airport",
+    "station",
+    "online",
+    "store",
+    "phone",
+    "office",
+    "city",
+    "train",
+    "bus",
+    "ticket",
+    "seat",
+    "gate",
+    "counter",
+    "chat",
+    "email",
+    "account",
+]
 
 
 def _texts(rng: random.Random) -> dict[tuple[str, str], list[str]]:
