@@ -210,7 +210,13 @@ def load(engine: Engine, n: int, *, now: datetime, days: int) -> None:
             batch_m.append(mention)
             batch_s.append(score)
             batch_b += [
-                {"mention_id": mention["id"], "brand": b, "created_at": mention["created_at"]}
+                {
+                    "mention_id": mention["id"],
+                    "brand": b,
+                    "created_at": mention["created_at"],
+                    "source": mention["source"],
+                    "lang": mention["lang"],
+                }
                 for b in brands
             ]
             if score["label"] == "negative" and score["anger"] > 0.85 and len(alert_rows) < 20_000:

@@ -559,10 +559,14 @@ class SqlTrendsReader:
             sample = self._negative_examples(brand, since, until, (), (), EXAMPLE_SAMPLE)
         wanted = {r.term for r in ranked}
         found: dict[str, list[Example]] = {t: [] for t in wanted}
+        missing = set(wanted)
         for row in sample:
-            for term in terms(row.text, row.lang, skip=skip) & wanted:
-                if len(found[term]) < examples:
-                    found[term].append(row)
+            if not missing:
+                break
+            for term in terms(row.text, row.lang, skip=skip) & missing:
+                found[term].append(row)
+                if len(found[term]) >= examples:
+                    missing.discard(term)
         return [
             Driver(
                 term=r.term,
