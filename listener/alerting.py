@@ -4,7 +4,7 @@ job, over the ports only (no slack_sdk, no sqlalchemy here)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from listener.dispatch import Dispatcher
@@ -12,7 +12,13 @@ from listener.domain import NewAlert, Sentiment, StoredMention
 from listener.errors import ListenerError
 from listener.ports import Notifier, Outbox, Store
 from listener.rules import BrandPolicy, mention_alert, policies_from_settings
-from listener.spikes import FIRST_LOOKBACK, Explain, detect_brand_spikes
+from listener.spikes import (
+    FIRST_LOOKBACK,
+    Explain,
+    detect_brand_spikes,
+    reach_back,
+    window_hours,
+)
 from listener.trends.explain import explain
 from listener.trends.query import TrendsReader
 
@@ -93,40 +99,55 @@ class Alerting:
 
     def detect_spikes(self, now: datetime) -> dict[str, int]:
         """Compare every window of each brand that ended since the last run (and the current
-        one) with its baseline; counts: checked (brands), windows, spikes."""
+        one) with its baseline; counts: checked (brands), windows, spikes. One read of the
+        hourly rollups for every brand, one of the watermarks, one write of each."""
         if self._trends is None:
             raise ListenerError("spike detection needs the trends reader (App wires it)")
-        outbox, marks = self._outbox, self._watermarks
-        checked = windows = spikes = 0
-        for policy in self._dispatcher.policies.values():
-            checked += 1
-            name = f"spikes:{policy.brand}"
-            last = marks.get(name) if marks is not None else None
-            since = last if last is not None else now - FIRST_LOOKBACK
-            windows += max(1, int((now - since).total_seconds() // 3600))
-            found = detect_brand_spikes(
-                self._trends,
-                outbox,
+        policies = list(self._dispatcher.policies.values())
+        if not policies:
+            return {"checked": 0, "windows": 0, "spikes": 0}
+        names = {p.brand: f"spikes:{p.brand}" for p in policies}
+        marks = self._watermarks.get_many(list(names.values())) if self._watermarks else {}
+        since = {p.brand: marks.get(names[p.brand]) or now - FIRST_LOOKBACK for p in policies}
+        start = min(window_hours(now, since[p.brand])[0] - reach_back(p) for p in policies)
+        trends = self._trends.trends(
+            [p.brand for p in policies],
+            since=datetime.fromtimestamp(start * 3600, UTC),
+            until=now + timedelta(hours=1),
+            bucket="hour",
+        )
+        found: list[NewAlert] = []
+        windows = 0
+        for policy, trend in zip(policies, trends, strict=True):
+            first, last = window_hours(now, since[policy.brand])
+            windows += last - first + 1
+            found += detect_brand_spikes(
+                trend,
+                self._outbox,
                 policy,
                 now=now,
-                since=since,
+                since=since[policy.brand],
                 explain=_explainer(self._trends),
             )
-            spikes += outbox.add_alerts(found)
-            if marks is not None:  # the current hour is examined again: it is not over
-                marks.set(name, now.replace(minute=0, second=0, microsecond=0))
+        spikes = self._outbox.add_alerts(found) if found else 0
+        if self._watermarks is not None:  # the current hour is examined again: it is not over
+            hour = now.replace(minute=0, second=0, microsecond=0)
+            self._watermarks.set_many(dict.fromkeys(names.values(), hour))
         log.info(
-            "spikes: checked %d brands, %d windows, %d new spike alerts", checked, windows, spikes
+            "spikes: checked %d brands, %d windows, %d new spike alerts",
+            len(policies),
+            windows,
+            spikes,
         )
-        return {"checked": checked, "windows": windows, "spikes": spikes}
+        return {"checked": len(policies), "windows": windows, "spikes": spikes}
 
 
 class Watermarks(Protocol):
     """Named timestamps: where a job got to."""
 
-    def get(self, name: str) -> datetime | None: ...
+    def get_many(self, names: list[str]) -> dict[str, datetime]: ...
 
-    def set(self, name: str, at: datetime) -> None: ...
+    def set_many(self, marks: dict[str, datetime]) -> None: ...
 
 
 def _explainer(trends: TrendsReader | None) -> Explain | None:

@@ -28,7 +28,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Float,
+    String,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    select,
+    update,
+    values,
+)
 
 from listener.domain import as_utc, utcnow
 from listener.store.dialect import insert_for
@@ -116,11 +130,14 @@ def lock(conn: Connection) -> None:
     )
 
 
-def _latest_scores(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
+def _latest_scores(
+    conn: Connection, ids: Sequence[int], *, among: Callable[[Any], Any] | None = None
+) -> dict[int, Any]:
     found: dict[int, Any] = {}
+    where = among(scores.c.mention_id) if among is not None else scores.c.mention_id.in_(ids)
     rows = conn.execute(
         select(scores.c.mention_id, scores.c.label, scores.c.anger, scores.c.lang)
-        .where(scores.c.mention_id.in_(ids))
+        .where(where)
         .order_by(scores.c.mention_id, scores.c.id.desc())
     )
     for row in rows:
@@ -129,12 +146,26 @@ def _latest_scores(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
 
 
 def mention_contributions(
-    conn: Connection, ids: Iterable[int], *, brand: str | None = None
+    conn: Connection,
+    ids: Iterable[int],
+    *,
+    brand: str | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> Contributions:
-    """The contributions of the mentions ``ids`` (only to ``brand`` when given)."""
+    """The contributions of the mentions ``ids`` (only to ``brand`` when given), or of every
+    mention whose id is in ``id_range`` (first, last), which rebuilds read in order."""
     out = Contributions()
     skip_words: dict[str, frozenset[str]] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    chunks: Iterable[Sequence[int]] = (
+        [list(id_range)] if id_range is not None else _chunks(sorted(set(ids)))
+    )
+    for chunk in chunks:
+
+        def among(column: Any, chunk: Sequence[int] = chunk) -> Any:
+            if id_range is not None:
+                return column.between(chunk[0], chunk[-1])
+            return column.in_(chunk)
+
         stmt = (
             select(
                 mention_brands.c.brand,
@@ -146,18 +177,18 @@ def mention_contributions(
                 mentions.c.text,
             )
             .join(mentions, mentions.c.id == mention_brands.c.mention_id)
-            .where(mention_brands.c.mention_id.in_(chunk))
+            .where(among(mention_brands.c.mention_id))
         )
         if brand is not None:
             stmt = stmt.where(mention_brands.c.brand == brand)
         rows = conn.execute(stmt).all()
         if not rows:
             continue
-        latest = _latest_scores(conn, chunk)
+        latest = _latest_scores(conn, chunk, among=among)
         overrides = dict(
             conn.execute(
                 select(label_overrides.c.mention_id, label_overrides.c.label).where(
-                    label_overrides.c.mention_id.in_(chunk)
+                    among(label_overrides.c.mention_id)
                 )
             ).all()
         )
@@ -247,39 +278,53 @@ def apply(conn: Connection, delta: Contributions) -> None:
         for (b, d, t), n in sorted(delta.terms.items())
         if n
     ]
-    for chunk in _chunks(term_rows):
+    for chunk in _chunks(term_rows, 5000):
         stmt = insert_for(conn, term_rollups)
         stmt = stmt.on_conflict_do_update(
             index_elements=["brand", "day", "term"],
             set_={"mentions": term_rollups.c.mentions + stmt.excluded.mentions},
         )
-        conn.execute(stmt, list(chunk))
+        conn.execute(stmt.returning(term_rollups.c.brand), list(chunk)).close()
 
 
 def _upsert(conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
+    for chunk in _chunks(rows, 5000):
         stmt = insert_for(conn, table)
         stmt = stmt.on_conflict_do_update(
             index_elements=keys,
             set_={name: table.c[name] + stmt.excluded[name] for name in MEASURES},
         )
-        conn.execute(stmt, list(chunk))
+        # RETURNING makes SQLAlchemy send many rows per statement ("insertmanyvalues") on
+        # both databases instead of one statement per row
+        conn.execute(stmt.returning(table.c[keys[0]]), list(chunk)).close()
 
 
 def _write_labels(
     conn: Connection, labels: dict[int, tuple[str | None, float | None, str | None]]
 ) -> None:
+    rows = [(m, lab, anger, lang) for m, (lab, anger, lang) in sorted(labels.items())]
+    if conn.dialect.name == "postgresql":  # one UPDATE ... FROM (VALUES ...) per chunk
+        for chunk in _chunks(rows, 2000):
+            data = values(
+                column("mid", BigInteger),
+                column("l", String),
+                column("a", Float),
+                column("g", String),
+                name="v",
+            ).data(list(chunk))
+            conn.execute(
+                update(mention_brands)
+                .where(mention_brands.c.mention_id == data.c.mid)
+                .values(label=data.c.l, anger=cast(data.c.a, Float), lang=data.c.g)
+            )
+        return
     stmt = (
         update(mention_brands)
         .where(mention_brands.c.mention_id == bindparam("mid"))
         .values(label=bindparam("l"), anger=bindparam("a"), lang=bindparam("g"))
     )
-    rows = [
-        {"mid": m, "l": lab, "a": anger, "g": lang}
-        for m, (lab, anger, lang) in sorted(labels.items())
-    ]
     for chunk in _chunks(rows, 2000):
-        conn.execute(stmt, list(chunk))
+        conn.execute(stmt, [{"mid": m, "l": lab, "a": a, "g": g} for m, lab, a, g in chunk])
 
 
 class Tracker:
@@ -337,7 +382,7 @@ def rebuild(
             )
             if not ids:
                 break
-            found = mention_contributions(conn, ids)
+            found = mention_contributions(conn, (), id_range=(ids[0], ids[-1]))
             _write_labels(conn, found.labels)
             found.labels = {}
             total.merge(found)
