@@ -79,6 +79,11 @@ MEASURES = (
 )
 CHUNK = 500
 _FLOATS = ("anger_sum", "response_seconds")
+VOLUME, ANGRY, ANGER_SUM, REACH, ALERTS, RESPONDED, RESPONSE_SECONDS = (
+    MEASURES.index(name)
+    for name in ("volume", "angry", "anger_sum", "reach", "alerts", "responded", "response_seconds")
+)
+LABEL_INDEX = {label: MEASURES.index(label) for label in ("negative", "neutral", "positive")}
 
 Key = tuple[str, int, str, str]
 """(brand, hour since the epoch, source, lang)."""
@@ -98,29 +103,39 @@ def day_of(at: datetime) -> int:
 class Contributions:
     """What some rows add to the rollups."""
 
-    rows: dict[Key, Counter[str]] = field(default_factory=dict)
+    rows: dict[Key, list[float]] = field(default_factory=dict)
+    """key -> its measures, in ``MEASURES`` order."""
     terms: Counter[TermKey] = field(default_factory=Counter)
     labels: dict[int, tuple[str | None, float | None, str | None]] = field(default_factory=dict)
     """mention id -> its effective (label, anger, lang), written to mention_brands."""
 
-    def add(self, key: Key, **measures: float) -> None:
-        row = self.rows.setdefault(key, Counter())
-        row.update(measures)
+    def add(self, key: Key, values: dict[int, float]) -> None:
+        """Add ``values`` (measure index -> amount) to the row of ``key``."""
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = [0.0] * len(MEASURES)
+        for index, amount in values.items():
+            row[index] += amount
 
     def minus(self, other: Contributions) -> Contributions:
         out = Contributions(terms=Counter(self.terms), labels=dict(self.labels))
         out.terms.subtract(other.terms)
+        zero = [0.0] * len(MEASURES)
         for key in set(self.rows) | set(other.rows):
-            row = Counter(self.rows.get(key, Counter()))
-            row.subtract(other.rows.get(key, Counter()))
-            out.rows[key] = row
+            mine, theirs = self.rows.get(key, zero), other.rows.get(key, zero)
+            out.rows[key] = [a - b for a, b in zip(mine, theirs, strict=True)]
         return out
 
     def merge(self, other: Contributions) -> None:
         self.terms.update(other.terms)
         self.labels.update(other.labels)
         for key, row in other.rows.items():
-            self.rows.setdefault(key, Counter()).update(row)
+            mine = self.rows.get(key)
+            if mine is None:
+                self.rows[key] = list(row)
+            else:
+                for i, amount in enumerate(row):
+                    mine[i] += amount
 
 
 def lock(conn: Connection) -> None:
@@ -197,7 +212,7 @@ def mention_contributions(
             label = overrides.get(row.id) or (score.label if score is not None else None)
             lang = (score.lang if score is not None else None) or row.lang or ""
             key = (row.brand, hour_of(row.created_at), row.source, lang)
-            measures: dict[str, float] = {"volume": 1, "reach": int(row.author_reach or 0)}
+            measures = {VOLUME: 1.0, REACH: float(row.author_reach or 0)}
             out.labels[row.id] = (
                 label,
                 float(score.anger) if score is not None else None,
@@ -205,11 +220,11 @@ def mention_contributions(
             )
             if label is not None:
                 anger = float(score.anger) if score is not None else 0.0
-                measures[label] = 1
-                measures["anger_sum"] = anger
+                measures[LABEL_INDEX[label]] = 1.0
+                measures[ANGER_SUM] = anger
                 if label == "negative" and anger >= ANGRY_AT:
-                    measures["angry"] = 1
-            out.add(key, **measures)
+                    measures[ANGRY] = 1.0
+            out.add(key, measures)
             if label == "negative":
                 skip = skip_words.get(row.brand)
                 if skip is None:
@@ -238,13 +253,13 @@ def alert_contributions(conn: Connection, ids: Iterable[int]) -> Contributions:
         )
         for row in rows:
             key = (row.brand, hour_of(row.created_at), row.source or "", row.lang or "")
-            measures: dict[str, float] = {"alerts": 1}
+            measures = {ALERTS: 1.0}
             if row.acked_at is not None:
                 started = row.posted_at if row.posted_at is not None else row.created_at
                 seconds = (as_utc(row.acked_at) - as_utc(started)).total_seconds()
-                measures["responded"] = 1
-                measures["response_seconds"] = max(seconds, 0.0)
-            out.add(key, **measures)
+                measures[RESPONDED] = 1.0
+                measures[RESPONSE_SECONDS] = max(seconds, 0.0)
+            out.add(key, measures)
     return out
 
 
@@ -253,13 +268,12 @@ def apply(conn: Connection, delta: Contributions) -> None:
     rows = []
     for key in sorted(delta.rows):
         values = delta.rows[key]
-        if not any(values.values()):
+        if not any(values):
             continue
         brand, hour, source, lang = key
         row: dict[str, Any] = {"brand": brand, "hour": hour, "source": source, "lang": lang}
-        for name in MEASURES:
-            value = values.get(name, 0)
-            row[name] = float(value) if name in _FLOATS else int(value)
+        for name, value in zip(MEASURES, values, strict=True):
+            row[name] = float(value) if name in _FLOATS else round(value)
         rows.append(row)
     _upsert(conn, trend_rollups, ["brand", "hour", "source", "lang"], rows)
     hours: dict[tuple[str, int], dict[str, Any]] = {}
