@@ -140,8 +140,10 @@ class Contributions:
 
 def lock(conn: Connection) -> None:
     """Serialise rollup writers (see the module docstring); first statement of their txn."""
+    stmt = insert_for(conn, watermarks).values(name="rollups", value="ok")
+    # an upsert: takes the row's lock, and makes the row if a reset emptied the table
     conn.execute(
-        update(watermarks).where(watermarks.c.name == "rollups").values(name=watermarks.c.name)
+        stmt.on_conflict_do_update(index_elements=["name"], set_={"name": stmt.excluded.name})
     )
 
 
