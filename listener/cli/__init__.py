@@ -65,6 +65,7 @@ def _register() -> None:
     from listener.cli.alerts import alerts
     from listener.cli.core import check_config, db, demo, export, once, run
     from listener.cli.model import model, rescore, score
+    from listener.cli.scale import worker
     from listener.cli.status import db_current, status
 
     db.add_command(db_current)
@@ -75,6 +76,7 @@ def _register() -> None:
 
     for command in ANALYSTS:
         main.add_command(command)
+    main.add_command(worker)
 
 
 _register()
