@@ -64,6 +64,13 @@ def build_jobs(app: App) -> list[Job]:
             stage="spikes",
             then="dispatch",
         ),
+        Job(
+            id="reports",
+            func=app.reports,
+            interval=s.trends.interval,
+            stage="reports",
+            then="dispatch",
+        ),
         Job(id="dispatch", func=app.dispatch, interval=s.dispatch.interval, stage="dispatch"),
     ]
     return jobs

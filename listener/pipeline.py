@@ -76,6 +76,23 @@ class SpikeResult:
         return self.spikes
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportResult:
+    """One report run: brands whose report was due, reports queued in the outbox."""
+
+    due: int = 0
+    queued: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New report alerts for the dispatch stage."""
+        return self.queued
+
+    def __getitem__(self, key: str) -> int:
+        """Read as the dict it used to be (``result["queued"]``)."""
+        return int(getattr(self, key))
+
+
 def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
     """Exponential backoff with full jitter: up to base * 2**failures, capped."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(failures, 16)))
