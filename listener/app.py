@@ -318,7 +318,11 @@ class App:
     def detect_spikes(self) -> SpikeResult:
         counts = self.alerting.detect_spikes(utcnow())
         self.metrics.on_spikes(counts.get("spikes", 0))
-        return SpikeResult(checked=counts.get("checked", 0), spikes=counts.get("spikes", 0))
+        return SpikeResult(
+            checked=counts.get("checked", 0),
+            windows=counts.get("windows", 0),
+            spikes=counts.get("spikes", 0),
+        )
 
     @cached_property
     def report_plans(self) -> list[ReportPlan]:

@@ -65,15 +65,20 @@ class CollectResult:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SpikeResult:
-    """One spike run: brands checked and the spike alerts raised."""
+    """One spike run: brands checked, windows examined and the spike alerts raised."""
 
     checked: int = 0
+    windows: int = 0
     spikes: int = 0
 
     @property
     def produced(self) -> int:
         """New alerts for the dispatch stage."""
         return self.spikes
+
+    def __getitem__(self, key: str) -> int:
+        """Read as the dict it used to be (``result["spikes"]``)."""
+        return int(getattr(self, key))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
