@@ -38,5 +38,5 @@ def check(expected: str | None, given: str | None) -> Refusal | None:
     if not given:
         return Refusal(status=401, reason="a token is required to override a label")
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        return Refusal(status=403, reason="the token is not this dashboard's token")
+        return Refusal(status=403, reason="wrong token: it is not the one set in [dashboard] token")
     return None

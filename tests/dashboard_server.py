@@ -1,0 +1,70 @@
+"""Run a dashboard app on a free 127.0.0.1 port in a thread, for tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from listener.dashboard.serve import bind
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: str
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` while the block runs; yields its base URL."""
+    import uvicorn
+
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def request(
+    url: str,
+    *,
+    form: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
+    """GET ``url``, or POST ``form`` (urlencoded) or ``body``; redirects are not followed."""
+    data = urlencode(form).encode() if form is not None else body
+    req = urllib.request.Request(url, data=data, headers=dict(headers or {}))
+    if form is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with _opener.open(req, timeout=10) as resp:
+            return Reply(resp.status, dict(resp.headers), resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        return Reply(exc.code, dict(exc.headers), exc.read().decode("utf-8"))
