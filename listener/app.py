@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
     from listener.alerting import Alerting
     from listener.ops.metrics import Metrics
+    from listener.store.labels import SqlLabels
     from listener.store.outbox import SqlOutbox
     from listener.store.sql import SqlStore
     from listener.store.status import SqlStatus
+    from listener.store.trends import SqlTrendsReader
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +48,30 @@ class App:
     def upgrade(self) -> None:
         """Create or migrate the schema (idempotent)."""
         from listener.store.db import ensure_schema
+        from listener.store.rollups import ensure_built
 
         ensure_schema(self.engine)
+        ensure_built(self.engine)  # once, after the migration that added the rollups
 
     @cached_property
     def store(self) -> SqlStore:
         from listener.store.sql import SqlStore
 
         return SqlStore(self.engine)
+
+    @cached_property
+    def trends(self) -> SqlTrendsReader:
+        """The analysts' query API (``listener.trends.query.TrendsReader``)."""
+        from listener.store.trends import SqlTrendsReader
+
+        return SqlTrendsReader(self.engine)
+
+    @cached_property
+    def labels(self) -> SqlLabels:
+        """Label overrides and rules (``listener.trends.query.LabelWriter``)."""
+        from listener.store.labels import SqlLabels
+
+        return SqlLabels(self.engine)
 
     @cached_property
     def outbox(self) -> SqlOutbox:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, exists, func, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 
@@ -29,7 +29,9 @@ from listener.domain import (
 from listener.ports import ExportRow, SourceState
 from listener.store.batches import CHUNK, chunks, write_batch
 from listener.store.dialect import insert_for
+from listener.store.labels import apply_rules_in, effective_overrides
 from listener.store.outbox import insert_alerts
+from listener.store.rollups import Tracker, lock
 from listener.store.schema import alerts, cursors, mentions, quarantine, scores
 
 
@@ -63,6 +65,14 @@ def _to_score(row: Row[Any]) -> Score:
     return Score(
         mention_id=m["mention_id"], model=m["model"], sentiment=sentiment, scored_at=m["scored_at"]
     )
+
+
+def _not_relabelled(conn: Connection, new: Sequence[NewAlert]) -> list[NewAlert]:
+    """``new`` without the mention alerts of mentions an override or rule labels otherwise
+    than negative (the analysts' label wins over the model's for alerts too)."""
+    ids = [a.mention_id for a in new if a.kind == "mention" and a.mention_id is not None]
+    labels = effective_overrides(conn, ids) if ids else {}
+    return [a for a in new if labels.get(a.mention_id or -1, "negative") == "negative"]
 
 
 class SqlStore:
@@ -138,15 +148,20 @@ class SqlStore:
             }
             for s in new_scores
         ]
+        ids = [s.mention_id for s in new_scores]
         with self.engine.begin() as conn:
+            lock(conn)  # rollups: kept current in this transaction (listener.store.rollups)
+            tracker = Tracker(conn, mention_ids=ids)
             added = 0
             for chunk in chunks(score_rows):
                 stmt = insert_for(conn, scores).on_conflict_do_nothing(
                     index_elements=["mention_id", "model"]
                 )
                 added += len(conn.execute(stmt.returning(scores.c.id), list(chunk)).all())
+            apply_rules_in(conn, ids, at=now)
+            tracker.finish()
             if new_alerts:
-                insert_alerts(conn, new_alerts, now=now)
+                insert_alerts(conn, _not_relabelled(conn, new_alerts), now=now)
         return added
 
     def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
