@@ -148,6 +148,7 @@ def _example(m: FakeMention) -> Example:
 def _row(m: FakeMention, alert: AlertRow | None) -> MentionRow:
     return MentionRow(
         mention_id=m.id,
+        brands=(m.brand,),
         source=m.source,
         author=m.author,
         text=m.text,

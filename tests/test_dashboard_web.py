@@ -147,7 +147,9 @@ def test_security_headers_and_bundled_assets(base: str) -> None:
     reply = request(f"{base}/")
     assert "script-src 'self'" in reply.headers["content-security-policy"]
     assert reply.headers["x-content-type-options"] == "nosniff"
-    assert "http" not in re.sub(r'href="https?://x\.example[^"]*"', "", reply.body.split("<main>")[0])
+    assert "http" not in re.sub(
+        r'href="https?://x\.example[^"]*"', "", reply.body.split("<main>")[0]
+    )
     assert request(f"{base}/static/style.css").status == 200
     assert request(f"{base}/static/app.js").status == 200
 
@@ -215,9 +217,7 @@ def test_without_a_configured_token_overrides_are_off(data: MemoryData) -> None:
     assert data.mention_list[0].override is None
 
 
-def test_the_token_never_reaches_a_log_line(
-    base: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_the_token_never_reaches_a_log_line(base: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     _override(base, token=TOKEN)
     _override(base, token=TOKEN[:-1] + "X")

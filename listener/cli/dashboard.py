@@ -20,10 +20,6 @@ from listener.errors import ConfigError
 @click.pass_obj
 def dashboard(state: CliState, host: str | None, port: int | None) -> None:
     """Serve the read-only web dashboard (label overrides need [dashboard] token)."""
-    from listener.dashboard.build import build_data
-    from listener.dashboard.serve import serve
-    from listener.dashboard.web import create_app
-
     settings = state.settings().dashboard
     host = host or settings.host
     port = settings.port if port is None else port
@@ -33,6 +29,10 @@ def dashboard(state: CliState, host: str | None, port: int | None) -> None:
             f"--host {host}: the dashboard would be reachable from other machines without a "
             'token: set [dashboard] token = "${LISTENER_DASHBOARD_TOKEN}" or bind 127.0.0.1'
         )
+    from listener.dashboard.build import build_data
+    from listener.dashboard.serve import serve
+    from listener.dashboard.web import create_app
+
     app = state.app()
     app.upgrade()
     serve(create_app(build_data(app), token=token), host=host, port=port)

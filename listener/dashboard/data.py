@@ -1,7 +1,8 @@
 """What the dashboard reads and writes: one Protocol, ``DashboardData``, and its view types.
 
-The web layer (``listener.dashboard.web``) depends on this module only; the implementation over
-the trends API and the store is chosen by the CLI. Every read takes a ``View`` (brand, period and
+The web layer (``listener.dashboard.web``) depends on this module only; ``TrendsData`` in
+``listener.dashboard.build`` implements it over the trends API (``listener.trends.query``, whose
+result types it shows as they are). Every read takes a ``View`` (brand, period and
 filters) and must stay fast on millions of mentions: implementations read rollups and indexed,
 limited queries, never a scan of the mentions.
 """
@@ -11,12 +12,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Protocol
 
 from listener.domain import Label, TrendPoint
+from listener.trends.query import BUCKET_SECONDS, AlertRow, Bucket, Driver, Example, MentionRow
 
-Bucket = Literal["hour", "day"]
-BUCKET_SECONDS: dict[Bucket, int] = {"hour": 3600, "day": 86400}
+__all__ = [
+    "BUCKET_SECONDS",
+    "AlertRow",
+    "BrandInfo",
+    "Bucket",
+    "DashboardData",
+    "Driver",
+    "Example",
+    "Facets",
+    "MentionRow",
+    "View",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -34,73 +46,6 @@ class View:
     @property
     def period(self) -> timedelta:
         return self.until - self.since
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Example:
-    """A mention quoted as an example of a complaint driver."""
-
-    mention_id: int
-    source: str
-    author: str
-    text: str
-    url: str
-    lang: str | None
-    created_at: datetime
-    reach: int = 0
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Driver:
-    """A term that rises in the brand's negative mentions of the period against its baseline."""
-
-    term: str
-    score: float
-    """How characteristic of the period it is (higher: more)."""
-    count: int
-    """Negative mentions of the period that contain it."""
-    baseline_count: int
-    """Negative mentions of the baseline (the weeks before) that contain it."""
-    examples: Sequence[Example] = ()
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class MentionRow:
-    """A mention as an analyst sees it: the label that counts, the model's own, alert state."""
-
-    mention_id: int
-    source: str
-    author: str
-    text: str
-    url: str
-    lang: str | None
-    created_at: datetime
-    reach: int
-    label: Label | None
-    """The label that counts: an analyst's override or a rule when any, else the model's."""
-    model_label: Label | None
-    anger: float | None
-    overridden_by: str | None = None
-    """Who set ``label`` (an analyst's name or 'rule:NAME'), None when it is the model's."""
-    alert_id: int | None = None
-    alert_status: str | None = None
-    acked_at: datetime | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class AlertRow:
-    """One row of a brand's alert log, with its first-response time."""
-
-    id: int
-    kind: str
-    brand: str
-    status: str
-    reason: str
-    created_at: datetime
-    mention_id: int | None = None
-    acked_at: datetime | None = None
-    acked_by: str | None = None
-    response_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

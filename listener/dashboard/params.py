@@ -59,7 +59,7 @@ def parse_view(
     bucket: Bucket = "hour" if bucket_name == "hour" else "day"
     if bucket not in buckets_allowed(period):
         bucket = "day"  # the period grew past what hours can show: the menu offers days only
-    until = _next_hour(now)
+    until = _period_end(now, bucket)
     return (
         View(
             brand=found.name,
@@ -82,10 +82,13 @@ def _one(key: str, params: Mapping[str, str]) -> tuple[str, ...]:
     return (value,)
 
 
-def _next_hour(now: datetime) -> datetime:
-    """The end of the current hour: the newest bucket is whole, and pages within one hour ask
-    the same question (so the database answers them from cache)."""
-    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+def _period_end(now: datetime, bucket: Bucket) -> datetime:
+    """The end of the current hour (or UTC day): every bucket of the period is whole, so the
+    totals are the sums of the bars, and pages within one hour ask the same question."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if bucket == "day":
+        end = end.replace(hour=0) + timedelta(days=1) if end.hour else end
+    return end
 
 
 def query_string(view: View, period: str, **changes: str) -> str:
