@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
@@ -18,7 +18,7 @@ from listener.dashboard.data import (
     MentionRow,
     View,
 )
-from listener.domain import TrendPoint
+from listener.domain import TrendPoint, as_utc
 
 MENTIONS_SHOWN = 25
 ALERTS_SHOWN = 25
@@ -95,6 +95,15 @@ class Page:
         return timedelta(seconds=sum(times) / len(times)) if times else None
 
 
+def _window_end(alert: AlertRow) -> datetime:
+    """Where a spike belongs on the time axis: the end of the window it was found in (a storm
+    found late is drawn where it happened), else when it was raised."""
+    try:
+        return as_utc(datetime.fromisoformat(str(alert.details.get("window_end"))))
+    except ValueError:
+        return alert.created_at
+
+
 def build_page(data: DashboardData, view: View, competitors: Sequence[str]) -> Page:
     """Every figure of the main page for ``view``: the brand against ``competitors``."""
     names = [view.brand, *[c for c in competitors if c != view.brand]]
@@ -117,7 +126,7 @@ def build_page(data: DashboardData, view: View, competitors: Sequence[str]) -> P
     ]
     alerts = data.alerts(view, limit=ALERTS_SHOWN)
     seconds = BUCKET_SECONDS[view.bucket]
-    markers = [Marker(at=a.created_at, label=f"Spike: {a.reason}") for a in data.spikes(view)]
+    markers = [Marker(at=_window_end(a), label=f"Spike: {a.reason}") for a in data.spikes(view)]
     return Page(
         view=view,
         facets=data.facets(view),
