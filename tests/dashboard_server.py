@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 import urllib.error
@@ -65,6 +66,16 @@ def request(
         req.add_header("Content-Type", "application/x-www-form-urlencoded")
     try:
         with _opener.open(req, timeout=10) as resp:
-            return Reply(resp.status, dict(resp.headers), resp.read().decode("utf-8"))
+            return Reply(resp.status, _lower(resp.headers), _text(resp.headers, resp.read()))
     except urllib.error.HTTPError as exc:
-        return Reply(exc.code, dict(exc.headers), exc.read().decode("utf-8"))
+        return Reply(exc.code, _lower(exc.headers), _text(exc.headers, exc.read()))
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def _text(headers: Any, body: bytes) -> str:
+    if headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return body.decode("utf-8")

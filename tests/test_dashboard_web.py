@@ -150,6 +150,8 @@ def test_security_headers_and_bundled_assets(base: str) -> None:
     assert "http" not in re.sub(
         r'href="https?://x\.example[^"]*"', "", reply.body.split("<main>")[0]
     )
+    gzipped = request(f"{base}/?period=90d", headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip"
     assert request(f"{base}/static/style.css").status == 200
     assert request(f"{base}/static/app.js").status == 200
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Mount, Route
@@ -143,6 +145,7 @@ def create_app(
         return PlainTextResponse("ok\n")
 
     return Starlette(
+        middleware=[Middleware(GZipMiddleware, minimum_size=2048)],
         routes=[
             Route("/", index),
             Route("/override", override_form, methods=["POST"]),
