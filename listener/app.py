@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from listener.store.sql import SqlStore
     from listener.store.status import SqlStatus
     from listener.store.trends import SqlTrendsReader
+    from listener.trends.report import ReportPlan
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,15 @@ class App:
     @cached_property
     def alerting(self) -> Alerting:
         from listener.alerting import Alerting
+        from listener.store.watermarks import SqlWatermarks
 
         return Alerting.from_settings(
-            self.settings, store=self.store, outbox=self.outbox, notifier=self.notifier
+            self.settings,
+            store=self.store,
+            outbox=self.outbox,
+            notifier=self.notifier,
+            trends=self.trends,
+            watermarks=SqlWatermarks(self.engine),
         )
 
     @cached_property
@@ -215,6 +222,51 @@ class App:
         counts = self.alerting.detect_spikes(utcnow())
         self.metrics.on_spikes(counts.get("spikes", 0))
         return counts
+
+    @cached_property
+    def report_plans(self) -> list[ReportPlan]:
+        """The scheduled report of each brand whose ``report.every`` is not 'off'."""
+        from listener.trends.report import ReportPlan
+
+        names = {b.name.casefold(): b.name for b in self.settings.brands}
+        plans = []
+        for brand in self.settings.brands:
+            report = self.settings.report_for(brand)
+            if report.every == "off":
+                continue
+            plans.append(
+                ReportPlan(
+                    brand=brand.name,
+                    every=report.every,
+                    hour=report.hour,
+                    weekday=report.weekday,
+                    channel=report.channel,
+                    competitors=tuple(names[c.casefold()] for c in brand.competitors),
+                    drivers=report.drivers,
+                )
+            )
+        return plans
+
+    def competitors(self, brand: str) -> list[str]:
+        """The configured competitors of ``brand`` (configured names)."""
+        names = {b.name.casefold(): b.name for b in self.settings.brands}
+        for b in self.settings.brands:
+            if b.name.casefold() == brand.casefold():
+                return [names[c.casefold()] for c in b.competitors]
+        return []
+
+    def reports(self) -> dict[str, int]:
+        """Queue each brand's due daily/weekly report in the outbox (once per period)."""
+        from listener.store.watermarks import SqlWatermarks
+        from listener.trends.report import queue_reports
+
+        return queue_reports(
+            self.trends,
+            self.outbox,
+            self.report_plans,
+            now=utcnow(),
+            marks=SqlWatermarks(self.engine),
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:

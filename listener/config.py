@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -274,6 +274,20 @@ class DashboardSettings(_Section):
         return self
 
 
+class ReportSettings(_Section):
+    """The scheduled Slack summary of a brand: ``[reports]`` holds the defaults,
+    ``[[brands]] report = {...}`` overrides any of them for one brand."""
+
+    every: Literal["off", "daily", "weekly"] = "off"
+    hour: int = Field(default=8, ge=0, le=23)
+    """UTC hour at which the report of the period that just ended is sent."""
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    """Day of a weekly report."""
+    channel: str | None = None
+    """Slack channel; default: the brand's slack_channel, else [slack] channel."""
+    drivers: int = Field(default=5, ge=0, le=20)
+
+
 class BrandSettings(_Section):
     name: NonEmpty
     query: NonEmpty
@@ -281,6 +295,10 @@ class BrandSettings(_Section):
     subreddits: list[NonEmpty] = Field(default_factory=list)
     handles: list[NonEmpty] = Field(default_factory=list)
     slack_channel: str | None = None
+    competitors: list[NonEmpty] = Field(default_factory=list)
+    """Configured brands to compare this one with (share of voice, trends --vs)."""
+    report: ReportSettings | None = None
+    """Per-brand overrides of ``[reports]``."""
 
     alerts: AlertSettings | None = None
     """Per-brand overrides of ``[alerts]``: only the keys written here replace the defaults."""
@@ -308,6 +326,7 @@ class Settings(_Section):
     jobs: JobsSettings = JobsSettings()
     ops: OpsSettings = OpsSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    reports: ReportSettings = ReportSettings()
     brands: list[BrandSettings] = Field(default_factory=list)
 
     source_path: Path | None = Field(default=None, exclude=True)
@@ -319,6 +338,14 @@ class Settings(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"brand names must be unique, repeated: {dupes}")
+        known = {b.name.casefold() for b in self.brands}
+        for i, brand in enumerate(self.brands):
+            unknown = [c for c in brand.competitors if c.casefold() not in known]
+            if unknown:
+                raise ValueError(
+                    f"brands[{i}]({brand.name}).competitors: {unknown} are not configured "
+                    "brands (add them as [[brands]] so their mentions are collected)"
+                )
         from listener.query import parse, to_reddit, to_twitter
 
         for i, brand in enumerate(self.brands):  # what X or Reddit cannot search, said now
@@ -330,6 +357,14 @@ class Settings(_Section):
             except ConfigError as exc:
                 raise ValueError(f"brands[{i}]({brand.name}).query: {exc}") from None
         return self
+
+    def report_for(self, brand: BrandSettings) -> ReportSettings:
+        """``[reports]`` with the brand's own ``report`` keys applied."""
+        if brand.report is None:
+            return self.reports
+        return self.reports.model_copy(
+            update={k: getattr(brand.report, k) for k in brand.report.model_fields_set}
+        )
 
     def sources(self) -> dict[str, SourceSettings]:
         """The configured collector sections by kind (the collector module's name)."""

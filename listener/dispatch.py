@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from listener.domain import Alert, NewAlert, Sentiment, StoredMention
 from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable, NotifyUncertain
@@ -74,6 +75,7 @@ class Dispatcher:
         command_prefix: str = "listener",
         batch_size: int = 500,
         lease: timedelta = timedelta(seconds=60),
+        explain: Callable[[str, datetime, datetime], dict[str, Any]] | None = None,
     ) -> None:
         self._store = store
         self._outbox = outbox
@@ -84,6 +86,8 @@ class Dispatcher:
         self._batch_size = batch_size
         self._lease = lease
         self._paused_until: datetime | None = None
+        self._explain = explain
+        """(brand, start, end) -> what drove a storm, added to its digest's details."""
 
     @property
     def policies(self) -> Mapping[str, BrandPolicy]:
@@ -122,7 +126,7 @@ class Dispatcher:
                 alert=alert,
                 mention=mentions.get(alert.mention_id) if alert.mention_id is not None else None,
                 sentiment=sentiment,
-                channel=self.policy(alert.brand).channel,
+                channel=alert.details.get("channel") or self.policy(alert.brand).channel,
                 examples=self._examples(alert),
                 command_prefix=self._command_prefix,
             )
@@ -223,7 +227,7 @@ class Dispatcher:
         return False
 
     def _examples(self, alert: Alert) -> list[StoredMention]:
-        if alert.kind != "digest":
+        if alert.kind not in ("digest", "spike"):
             return []
         ids = [int(i) for i in alert.details.get("examples", [])]
         found = {m.id: m for m in self._store.mentions(ids)} if ids else {}
@@ -261,6 +265,11 @@ class Dispatcher:
             + (f" after {recent:,} alerted in the last {window}" if recent else "")
             + f" (more than {policy.storm_threshold} per {window})"
         )
+        drove: dict[str, Any] = {}
+        if self._explain is not None:  # what the storm is about: its rising terms
+            start = storm.first_at - policy.storm_window
+            drove = self._explain(storm.brand, start, storm.last_at + timedelta(seconds=1))
+            drove.pop("examples", None)  # the digest's examples are its top alerts
         return NewAlert(
             kind="digest",
             brand=storm.brand,
@@ -273,6 +282,7 @@ class Dispatcher:
                 "first_at": storm.first_at.isoformat(),
                 "last_at": storm.last_at.isoformat(),
                 "command": f"{self._command_prefix} alerts list --digest DIGEST_ID",
+                **drove,
             },
         )
 

@@ -123,7 +123,7 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, Seeded, Path]]:
     config.write_text(
         f'[storage]\nurl = "sqlite:///{database}"\n'
         f'[dashboard]\nport = {port}\ntoken = "${{LISTENER_DASHBOARD_TOKEN}}"\n'
-        '[[brands]]\nname = "Aurora Air"\nquery = "aurora"\n'
+        '[[brands]]\nname = "Aurora Air"\nquery = "aurora"\ncompetitors = ["Nordlys Mobile"]\n'
         '[[brands]]\nname = "Nordlys Mobile"\nquery = "nordlys"\n',
         encoding="utf-8",
     )
@@ -184,6 +184,8 @@ def test_dashboard_in_chromium(dashboard: tuple[str, Seeded, Path]) -> None:
         assert "anger 0.92" in first.inner_text() and "alert pending" in first.inner_text()
         assert page.locator(".kpi#kpi-response .kpi-value").inner_text() != "—"
         assert "anger 0.92" in page.locator("#alerts").inner_text()
+        share = page.locator("#share").inner_text()
+        assert "Aurora Air" in share and "Nordlys Mobile" in share
 
         # a filter changes them (the select submits the form by itself)
         with page.expect_navigation():

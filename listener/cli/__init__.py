@@ -73,6 +73,10 @@ def _register() -> None:
         main.add_command(command)
     main.add_command(status)
     main.add_command(dashboard)
+    from listener.cli.trends import COMMANDS as ANALYSTS
+
+    for command in ANALYSTS:
+        main.add_command(command)
 
 
 _register()

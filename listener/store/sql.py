@@ -29,7 +29,7 @@ from listener.domain import (
 from listener.ports import ExportRow, SourceState
 from listener.store.batches import CHUNK, chunks, write_batch
 from listener.store.dialect import insert_for
-from listener.store.labels import apply_rules_in, effective_overrides
+from listener.store.labels import SqlLabels, apply_rules_in, effective_overrides
 from listener.store.outbox import insert_alerts
 from listener.store.rollups import Tracker, lock
 from listener.store.schema import alerts, cursors, mentions, quarantine, scores
@@ -239,8 +239,12 @@ class SqlStore:
 
     def _with_scores(self, page: list[StoredMention]) -> Iterator[ExportRow]:
         latest = self.latest_scores([s.id for s in page]) if page else {}
+        overrides = SqlLabels(self.engine).overrides_of([s.id for s in page]) if page else {}
         for stored in page:
-            yield ExportRow(mention=stored, score=latest.get(stored.id))
+            label, by = overrides.get(stored.id, (None, None))
+            yield ExportRow(
+                mention=stored, score=latest.get(stored.id), label_override=label, label_by=by
+            )
 
     def trend(
         self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int

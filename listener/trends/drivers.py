@@ -60,14 +60,21 @@ def rising(
 
 
 def _fold_parts(ranked: list[Rising]) -> list[Rising]:
-    """Drop a word that only rises as part of a better-ranked phrase ('luggage' when 'lost
-    luggage' ranks above it with nearly the same count)."""
+    """Phrases over their words: drop a word that rises only as part of a rising phrase
+    ('luggage' when 'lost luggage' has nearly its count), and a phrase whose words were
+    already shown in the other order ('bagaż zgubiony' after 'zgubiony bagaż')."""
+    phrases = [r for r in ranked if " " in r.term]
     kept: list[Rising] = []
+    orders: set[frozenset[str]] = set()
     for item in ranked:
-        covered = any(
-            " " in k.term and item.term in k.term.split(" ") and k.count >= 0.8 * item.count
-            for k in kept
-        )
-        if not covered:
-            kept.append(item)
+        words = item.term.split(" ")
+        if len(words) == 1:
+            if any(item.term in p.term.split(" ") and p.count >= 0.8 * item.count for p in phrases):
+                continue
+        else:
+            key = frozenset(words)
+            if key in orders:
+                continue
+            orders.add(key)
+        kept.append(item)
     return kept

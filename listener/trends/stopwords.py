@@ -1,7 +1,7 @@
 """Stop words per language: the words that carry no complaint on their own.
 
 The languages we promise (en, pl, lv, lt, sl, he) and the big ones (de, fr, es, it, pt, nl, ru,
-uk, tr, ar). Words are casefolded. A mention whose language is unknown is filtered with the
+uk, tr, ar, ja, zh). Words are casefolded. A mention whose language is unknown is filtered with the
 union of every list: a word that is a function word somewhere is rarely a complaint elsewhere.
 """
 
@@ -61,6 +61,10 @@ _WORDS: dict[str, str] = {
         потім себе нічого може вони тут де є треба для ми тебе їх це дуже цей""",
     "tr": """ve bir bu da de ile için çok ama ne mi mı mu mü ben sen o biz siz onlar gibi daha
         her şey var yok olan olarak kadar sonra ki ya diye bana beni benim""",
+    "ja": """の が で に を は と も た し て な だ です ます か から まで よ ね こと これ それ この
+        その""",
+    "zh": """的 了 是 在 我 有 和 就 不 人 都 一 也 很 到 说 要 去 你 会 着 没有 看 好 这 那 他 她 们
+        吗 吧 呢""",
     "ar": """في من على إلى عن مع هذا هذه ذلك التي الذي أن إن كان كانت لا ما لم لن قد و أو ثم
         هو هي هم نحن أنا أنت كل بعد قبل عند حتى أي""",
 }

@@ -21,18 +21,28 @@ MAX_TERM_LENGTH = 60
 
 _STRIP = re.compile(r"https?://\S+|www\.\S+|(?<!\w)@\w+|(?<!\w)[ur]/\w+", re.IGNORECASE)
 _WORD = re.compile(r"\w(?:[\w\u0300-\u036f]|['’\-](?=\w))*")
+_BREAK = re.compile(r"[.,;:!?()\[\]{}\"«»“”„|/…。、！？،؛]")
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u0e00-\u0e7f\uac00-\ud7af]")
 
 
 def words(text: str) -> list[str]:
     """The casefolded words of ``text`` in order (URLs and handles removed)."""
-    out: list[str] = []
-    for match in _WORD.finditer(_STRIP.sub(" ", text.casefold())):
+    return [word for word, _ in _words(text)]
+
+
+def _words(text: str) -> list[tuple[str, bool]]:
+    """(word, whether punctuation separates it from the word before)."""
+    out: list[tuple[str, bool]] = []
+    folded = _STRIP.sub(" ", text.casefold())
+    end = 0
+    for match in _WORD.finditer(folded):
+        broken = _BREAK.search(folded, end, match.start()) is not None
+        end = match.end()
         word = match.group().replace("’", "'").strip("'-_")
         if _UNSPACED.search(word):
-            out.extend(ch for ch in word if ch.strip())
+            out.extend((ch, broken and i == 0) for i, ch in enumerate(word) if ch.strip())
         elif word:
-            out.append(word)
+            out.append((word, broken))
     return out
 
 
@@ -47,12 +57,18 @@ def terms(text: str, lang: str | None, *, skip: Iterable[str] = ()) -> set[str]:
     never to count (the brand's own name)."""
     stop = for_language(lang)
     skipped = frozenset(skip)
-    kept = [w[:MAX_TERM_LENGTH] for w in words(text) if _content(w, stop, skipped)]
     found: set[str] = set()
-    for i, word in enumerate(kept):
+    previous: str | None = None
+    for word, broken in _words(text):
+        if broken:
+            previous = None  # no phrase across punctuation
+        if not _content(word, stop, skipped):
+            continue  # a stop word in between still makes a phrase: 'lost my luggage'
+        word = word[:MAX_TERM_LENGTH]
         found.add(word)
-        if i + 1 < len(kept):
-            found.add(f"{word} {kept[i + 1]}")
+        if previous is not None:
+            found.add(f"{previous} {word}")
+        previous = word
         if len(found) >= MAX_TERMS:
             break
     return found
