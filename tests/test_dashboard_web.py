@@ -12,6 +12,7 @@ import pytest
 
 from listener.dashboard.data import AlertRow, BrandInfo
 from listener.dashboard.web import create_app
+from listener.errors import StoreError
 from tests.dashboard_fake import FakeMention, MemoryData
 from tests.dashboard_server import request, running
 
@@ -225,3 +226,17 @@ def test_the_token_never_reaches_a_log_line(base: str, caplog: pytest.LogCapture
     _override(base, token=TOKEN[:-1] + "X")
     assert "override refused" in caplog.text and "labelled positive" in caplog.text
     assert TOKEN[:12] not in caplog.text
+
+
+class _Broken(MemoryData):
+    def trend(self, brands: object, view: object) -> dict[str, list]:  # type: ignore[override]
+        raise StoreError("database unreachable at postgresql://listener:***@db/listener")
+
+
+def test_a_database_failure_is_one_line_not_a_traceback() -> None:
+    broken = _Broken(_data().brand_list)
+    with running(create_app(broken, token=TOKEN, clock=lambda: NOW)) as base:
+        reply = request(f"{base}/")
+    assert reply.status == 503
+    assert "cannot read the data: database unreachable at postgresql://listener:***@" in reply.body
+    assert "Traceback" not in reply.body
