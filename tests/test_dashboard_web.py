@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from listener.dashboard.data import AlertRow, BrandInfo
-from listener.dashboard.web import create_app
+from listener.dashboard.web import LOOPBACK_NAMES, create_app
 from listener.errors import StoreError
 from tests.dashboard_fake import FakeMention, MemoryData
 from tests.dashboard_server import request, running
@@ -209,6 +209,14 @@ def test_override_goes_back_only_to_this_dashboard(base: str) -> None:
     assert location == "/?overridden=1:positive"
     _, location, _ = _override(base, token=TOKEN, next="https://evil.example/")
     assert location == "/?overridden=1:positive"
+
+
+def test_a_loopback_dashboard_answers_only_loopback_names(data: MemoryData) -> None:
+    app = create_app(data, token=None, clock=lambda: NOW, allowed_hosts=LOOPBACK_NAMES)
+    with running(app) as base:
+        assert request(f"{base}/").status == 200
+        assert request(f"{base}/", headers={"Host": "localhost:8050"}).status == 200
+        assert request(f"{base}/", headers={"Host": "rebound.evil.example"}).status == 400
 
 
 def test_without_a_configured_token_overrides_are_off(data: MemoryData) -> None:

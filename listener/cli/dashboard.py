@@ -31,8 +31,9 @@ def dashboard(state: CliState, host: str | None, port: int | None) -> None:
         )
     from listener.dashboard.build import build_data
     from listener.dashboard.serve import serve
-    from listener.dashboard.web import create_app
+    from listener.dashboard.web import LOOPBACK_NAMES, create_app
 
     app = state.app()
     app.upgrade()
-    serve(create_app(build_data(app), token=token), host=host, port=port)
+    hosts = LOOPBACK_NAMES if is_loopback(host) else ("*",)  # beyond: the token and your proxy
+    serve(create_app(build_data(app), token=token, allowed_hosts=hosts), host=host, port=port)

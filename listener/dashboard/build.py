@@ -102,8 +102,5 @@ class TrendsData:
 def build_data(app: App) -> TrendsData:
     """The dashboard's data for ``app``: its brands (with the competitors each names), the
     rollup-backed trends reader and the label writer."""
-    brands = [
-        BrandInfo(name=b.name, competitors=tuple(b.competitors))
-        for b in app.settings.brands
-    ]
+    brands = [BrandInfo(name=b.name, competitors=tuple(b.competitors)) for b in app.settings.brands]
     return TrendsData(reader=app.trends, labels=app.labels, brands=brands)

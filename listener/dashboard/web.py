@@ -14,7 +14,7 @@ Every error is one line on a page of its own (or JSON for the API), never a trac
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Mount, Route
@@ -44,6 +45,8 @@ from listener.errors import ListenerError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+"""Host headers of a dashboard bound to loopback."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -61,8 +64,12 @@ def create_app(
     token: str | None,
     clock: Callable[[], datetime] = utcnow,
     title: str = "listener",
+    allowed_hosts: Sequence[str] = ("*",),
 ) -> Starlette:
-    """The dashboard over ``data``; overrides need ``token`` (None: overrides are off)."""
+    """The dashboard over ``data``; overrides need ``token`` (None: overrides are off).
+
+    ``allowed_hosts``: the Host headers answered (a dashboard on loopback answers only
+    ``localhost`` names, so a web page cannot read it through DNS rebinding)."""
     env = Environment(loader=PackageLoader("listener.dashboard"), autoescape=select_autoescape())
     register_filters(env)
 
@@ -145,14 +152,17 @@ def create_app(
         return PlainTextResponse("ok\n")
 
     return Starlette(
-        middleware=[Middleware(GZipMiddleware, minimum_size=2048)],
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)),
+            Middleware(GZipMiddleware, minimum_size=2048),
+        ],
         routes=[
             Route("/", index),
             Route("/override", override_form, methods=["POST"]),
             Route("/api/override", override_api, methods=["POST"]),
             Route("/healthz", healthz),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
+        ],
     )
 
 
