@@ -41,9 +41,12 @@ def test_volume_chart_has_a_group_per_bucket_with_its_figures() -> None:
         until=T0 + timedelta(hours=6),
         bucket_seconds=3600,
         markers=[Marker(at=T0 + timedelta(hours=1), label="Spike: <b>6 negative</b>")],
+        now=T0 + timedelta(hours=3, minutes=20),
     )
     assert 'data-buckets="6" data-total="14"' in svg
-    assert svg.count('<g class="bucket"') == 2
+    assert svg.count('<g class="bucket"') == 1
+    assert svg.count('<g class="bucket partial"') == 1  # 03:00-04:00 is not over at 03:20
+    assert "03:00 (so far): 4 mentions" in svg
     assert 'data-volume="10" data-negative="6" data-positive="2" data-net="-40.0"' in svg
     assert 'data-volume="4" data-negative="0" data-positive="4" data-net="100.0"' in svg
     assert "Spike: &lt;b&gt;6 negative&lt;/b&gt;" in svg

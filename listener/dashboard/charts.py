@@ -94,8 +94,10 @@ def volume_chart(
     until: datetime,
     bucket_seconds: int,
     markers: Sequence[Marker] = (),
+    now: datetime | None = None,
 ) -> Markup:
-    """Stacked volume bars by label and the net-sentiment line of one brand, as inline SVG."""
+    """Stacked volume bars by label and the net-sentiment line of one brand, as inline SVG.
+    A bucket that ends after ``now`` is drawn lighter: it is not over yet."""
     starts = buckets(since, until, bucket_seconds)
     by_start = {p.bucket_start.timestamp(): p for p in points}
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -137,13 +139,15 @@ def volume_chart(
         if point is None or point.volume == 0:
             continue
         unscored = point.volume - point.scored
+        partial = now is not None and start + timedelta(seconds=bucket_seconds) > now
         title = (
-            f"{start.strftime(fmt)}: {point.volume} mentions, {point.negative} negative, "
-            f"{point.neutral} neutral, {point.positive} positive, {point.angry} angry; "
-            f"net sentiment {point.net_sentiment:+.0f}"
+            f"{start.strftime(fmt)}{' (so far)' if partial else ''}: {point.volume} mentions, "
+            f"{point.negative} negative, {point.neutral} neutral, {point.positive} positive, "
+            f"{point.angry} angry; net sentiment {point.net_sentiment:+.0f}"
         )
+        css = "bucket partial" if partial else "bucket"
         parts.append(
-            f'<g class="bucket" data-start="{start.isoformat()}" data-volume="{point.volume}" '
+            f'<g class="{css}" data-start="{start.isoformat()}" data-volume="{point.volume}" '
             f'data-negative="{point.negative}" data-positive="{point.positive}" '
             f'data-net="{point.net_sentiment:.1f}"><title>{escape(title)}</title>'
         )

@@ -104,8 +104,11 @@ def _window_end(alert: AlertRow) -> datetime:
         return alert.created_at
 
 
-def build_page(data: DashboardData, view: View, competitors: Sequence[str]) -> Page:
-    """Every figure of the main page for ``view``: the brand against ``competitors``."""
+def build_page(
+    data: DashboardData, view: View, competitors: Sequence[str], *, now: datetime | None = None
+) -> Page:
+    """Every figure of the main page for ``view``: the brand against ``competitors``; the
+    bucket that holds ``now`` is drawn as not over yet."""
     names = [view.brand, *[c for c in competitors if c != view.brand]]
     trends = data.trend(names, view)
     before = View(
@@ -139,6 +142,7 @@ def build_page(data: DashboardData, view: View, competitors: Sequence[str]) -> P
             until=view.until,
             bucket_seconds=seconds,
             markers=markers,
+            now=now,
         ),
         compare_svg=compare_chart(
             {n: trends.get(n, []) for n in names},

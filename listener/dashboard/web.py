@@ -82,13 +82,14 @@ def create_app(
 
     def index(request: Request) -> HTMLResponse:
         brands = data.brands()
+        now = clock()
         try:
-            view, period = parse_view(request.query_params, brands, now=clock())
+            view, period = parse_view(request.query_params, brands, now=now)
         except BadParameter as exc:
             return problem(400, str(exc))
         competitors = next(b.competitors for b in brands if b.name == view.brand)
         try:
-            page = build_page(data, view, competitors)
+            page = build_page(data, view, competitors, now=now)
         except ListenerError as exc:
             log.warning("dashboard: %s", exc)
             return problem(503, f"cannot read the data: {exc}")
