@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from statistics import fmean, pstdev
+from statistics import fmean
 from typing import Any
 
 from listener.domain import NewAlert, TrendPoint
@@ -56,6 +56,13 @@ def merge(points: Sequence[TrendPoint], *, brand: str, start: datetime) -> Trend
         positive=sum(p.positive for p in points),
         angry=sum(p.angry for p in points),
     )
+
+
+def pstdev(values: Sequence[float]) -> float:
+    """Population standard deviation in floats (``statistics.pstdev`` is exact but slow: the
+    spike job computes thousands of them when it catches up)."""
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
 
 
 def detect(

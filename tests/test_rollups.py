@@ -15,7 +15,14 @@ from listener.domain import Batch, BrandQuery, NewAlert, Score
 from listener.store.labels import SqlLabels
 from listener.store.outbox import SqlOutbox
 from listener.store.rollups import rebuild
-from listener.store.schema import metadata, term_rollups, trend_rollups, watermarks
+from listener.store.schema import (
+    brand_hours,
+    mention_brands,
+    metadata,
+    term_rollups,
+    trend_rollups,
+    watermarks,
+)
 from listener.store.sql import SqlStore
 from tests.factories import T0, mention, sentiment
 
@@ -63,15 +70,28 @@ def _reset(engine: Engine) -> None:
         conn.execute(insert(watermarks).values(name="rollups", value="ok"))
 
 
-def _tables(engine: Engine) -> tuple[dict[Any, tuple[Any, ...]], dict[Any, int]]:
-    with engine.connect() as conn:
-        trend = {}
-        for row in conn.execute(select(trend_rollups)):
-            key, values = tuple(row[:4]), tuple(round(float(v), 6) for v in row[4:])
+def _tables(engine: Engine) -> tuple[Any, ...]:
+    """Every rollup (rows that are all zero left out) and the labels on mention_brands."""
+
+    def rows(table: Any, keys: int) -> dict[Any, tuple[Any, ...]]:
+        out = {}
+        for row in conn.execute(select(table)):
+            values = tuple(round(float(v), 6) for v in row[keys:])
             if any(values):
-                trend[key] = values
-        terms = {tuple(r[:3]): int(r[3]) for r in conn.execute(select(term_rollups)) if r[3]}
-    return trend, terms
+                out[tuple(row[:keys])] = values
+        return out
+
+    with engine.connect() as conn:
+        links = {
+            (r.mention_id, r.brand): (
+                r.label,
+                None if r.anger is None else round(r.anger, 6),
+                r.lang,
+                r.source,
+            )
+            for r in conn.execute(select(mention_brands))
+        }
+        return rows(trend_rollups, 4), rows(brand_hours, 2), rows(term_rollups, 3), links
 
 
 def _run(engine: Engine, steps: list[tuple[Any, ...]]) -> None:

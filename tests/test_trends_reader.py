@@ -45,7 +45,7 @@ def test_trend_share_of_voice_and_overrides(engine: Engine) -> None:
     reader = SqlTrendsReader(engine)
     until = NOW.replace(hour=0)
     since = until - timedelta(days=7)
-    aurora, nordlys = reader.trends([AURORA, NORDLYS], since=since, until=until, bucket="day")
+    aurora, _ = reader.trends([AURORA, NORDLYS], since=since, until=until, bucket="day")
     assert len(aurora.points) == 7 and aurora.bucket == "day"
     assert aurora.total.volume == sum(p.volume for p in aurora.points) > 0
     assert aurora.total.scored == aurora.total.volume

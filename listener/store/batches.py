@@ -94,7 +94,7 @@ def link_brand(conn: Connection, source: str, brand: str, external_ids: Sequence
     linked = 0
     for chunk in chunks(sorted(set(external_ids))):
         found = conn.execute(
-            select(mentions.c.id, mentions.c.created_at).where(
+            select(mentions.c.id, mentions.c.created_at, mentions.c.lang).where(
                 mentions.c.source == source, mentions.c.external_id.in_(chunk)
             )
         ).all()
@@ -103,7 +103,10 @@ def link_brand(conn: Connection, source: str, brand: str, external_ids: Sequence
         stmt = insert_for(conn, mention_brands).on_conflict_do_nothing(
             index_elements=["mention_id", "brand"]
         )
-        rows = [{"mention_id": i, "brand": brand, "created_at": at} for i, at in found]
+        rows = [
+            {"mention_id": i, "brand": brand, "created_at": at, "source": source, "lang": lang}
+            for i, at, lang in found
+        ]
         new = [
             r.mention_id for r in conn.execute(stmt.returning(mention_brands.c.mention_id), rows)
         ]

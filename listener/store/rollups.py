@@ -8,6 +8,9 @@ count, anger and whether it is angry. A negative one also counts its terms in
 the hour it was raised (source and language of its mention; '' for a spike) and, once
 handled, its first-response time.
 
+``brand_hours`` sums trend_rollups over sources and languages (the unfiltered trends), and
+each ``mention_brands`` row repeats the mention's effective label, anger and language.
+
 Every write that changes any of that (new mentions or brand links, scores, overrides, rules,
 alerts, acks) runs ``Tracker``: it reads the contributions of the touched rows before and after
 the change, in the same transaction, and adds the difference. So the rollups always equal a
@@ -25,12 +28,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
 from listener.domain import as_utc, utcnow
 from listener.store.dialect import insert_for
 from listener.store.schema import (
     alerts,
+    brand_hours,
     label_overrides,
     mention_brands,
     mentions,
@@ -82,13 +86,15 @@ class Contributions:
 
     rows: dict[Key, Counter[str]] = field(default_factory=dict)
     terms: Counter[TermKey] = field(default_factory=Counter)
+    labels: dict[int, tuple[str | None, float | None, str | None]] = field(default_factory=dict)
+    """mention id -> its effective (label, anger, lang), written to mention_brands."""
 
     def add(self, key: Key, **measures: float) -> None:
         row = self.rows.setdefault(key, Counter())
         row.update(measures)
 
     def minus(self, other: Contributions) -> Contributions:
-        out = Contributions(terms=Counter(self.terms))
+        out = Contributions(terms=Counter(self.terms), labels=dict(self.labels))
         out.terms.subtract(other.terms)
         for key in set(self.rows) | set(other.rows):
             row = Counter(self.rows.get(key, Counter()))
@@ -98,6 +104,7 @@ class Contributions:
 
     def merge(self, other: Contributions) -> None:
         self.terms.update(other.terms)
+        self.labels.update(other.labels)
         for key, row in other.rows.items():
             self.rows.setdefault(key, Counter()).update(row)
 
@@ -160,6 +167,11 @@ def mention_contributions(
             lang = (score.lang if score is not None else None) or row.lang or ""
             key = (row.brand, hour_of(row.created_at), row.source, lang)
             measures: dict[str, float] = {"volume": 1, "reach": int(row.author_reach or 0)}
+            out.labels[row.id] = (
+                label,
+                float(score.anger) if score is not None else None,
+                lang or None,
+            )
             if label is not None:
                 anger = float(score.anger) if score is not None else 0.0
                 measures[label] = 1
@@ -218,13 +230,18 @@ def apply(conn: Connection, delta: Contributions) -> None:
             value = values.get(name, 0)
             row[name] = float(value) if name in _FLOATS else int(value)
         rows.append(row)
-    for chunk in _chunks(rows):
-        stmt = insert_for(conn, trend_rollups)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["brand", "hour", "source", "lang"],
-            set_={name: trend_rollups.c[name] + stmt.excluded[name] for name in MEASURES},
+    _upsert(conn, trend_rollups, ["brand", "hour", "source", "lang"], rows)
+    hours: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        total = hours.setdefault(
+            (row["brand"], row["hour"]),
+            {"brand": row["brand"], "hour": row["hour"], **dict.fromkeys(MEASURES, 0)},
         )
-        conn.execute(stmt, list(chunk))
+        for name in MEASURES:
+            total[name] += row[name]
+    _upsert(conn, brand_hours, ["brand", "hour"], [hours[k] for k in sorted(hours)])
+    if delta.labels:
+        _write_labels(conn, delta.labels)
     term_rows = [
         {"brand": b, "day": d, "term": t, "mentions": n}
         for (b, d, t), n in sorted(delta.terms.items())
@@ -236,6 +253,32 @@ def apply(conn: Connection, delta: Contributions) -> None:
             index_elements=["brand", "day", "term"],
             set_={"mentions": term_rollups.c.mentions + stmt.excluded.mentions},
         )
+        conn.execute(stmt, list(chunk))
+
+
+def _upsert(conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        stmt = insert_for(conn, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: table.c[name] + stmt.excluded[name] for name in MEASURES},
+        )
+        conn.execute(stmt, list(chunk))
+
+
+def _write_labels(
+    conn: Connection, labels: dict[int, tuple[str | None, float | None, str | None]]
+) -> None:
+    stmt = (
+        update(mention_brands)
+        .where(mention_brands.c.mention_id == bindparam("mid"))
+        .values(label=bindparam("l"), anger=bindparam("a"), lang=bindparam("g"))
+    )
+    rows = [
+        {"mid": m, "l": lab, "a": anger, "g": lang}
+        for m, (lab, anger, lang) in sorted(labels.items())
+    ]
+    for chunk in _chunks(rows, 2000):
         conn.execute(stmt, list(chunk))
 
 
@@ -279,6 +322,7 @@ def rebuild(
     with engine.begin() as conn:
         lock(conn)
         conn.execute(delete(trend_rollups))
+        conn.execute(delete(brand_hours))
         conn.execute(delete(term_rollups))
         total = Contributions()
         last = 0
@@ -293,7 +337,10 @@ def rebuild(
             )
             if not ids:
                 break
-            total.merge(mention_contributions(conn, ids))
+            found = mention_contributions(conn, ids)
+            _write_labels(conn, found.labels)
+            found.labels = {}
+            total.merge(found)
             last = ids[-1]
             if progress is not None:
                 progress(len(ids))

@@ -160,10 +160,16 @@ mention_brands = Table(
     Column("mention_id", Id, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True),
     Column("brand", String(200), primary_key=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("lang", String(16)),
+    Column("label", String(16)),
+    Column("anger", Float),
     Index("ix_mention_brands_brand_created_at", "brand", "created_at"),
 )
 """Every brand a mention belongs to (a post comparing two airlines counts for both);
-``mentions.brand`` keeps the brand it was first collected for."""
+``mentions.brand`` keeps the brand it was first collected for. ``lang``, ``label`` and
+``anger`` repeat the mention's effective values (kept with the rollups) so that a brand's
+latest negative mentions are one index scan."""
 
 label_rules = Table(
     "label_rules",
@@ -211,6 +217,23 @@ trend_rollups = Table(
 )
 """Per (brand, UTC hour since the epoch, source, language ('' unknown)): the measures of the
 mentions created in that hour (effective labels) and of the alerts raised in it."""
+
+brand_hours = Table(
+    "brand_hours",
+    metadata,
+    Column("brand", String(200), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),
+    *[
+        Column(name, BigInteger, nullable=False, default=0)
+        for name in ("volume", "negative", "neutral", "positive", "angry")
+    ],
+    Column("anger_sum", Float, nullable=False, default=0.0),
+    Column("reach", BigInteger, nullable=False, default=0),
+    Column("alerts", BigInteger, nullable=False, default=0),
+    Column("responded", BigInteger, nullable=False, default=0),
+    Column("response_seconds", Float, nullable=False, default=0.0),
+)
+"""``trend_rollups`` summed over sources and languages: what unfiltered trends read."""
 
 term_rollups = Table(
     "term_rollups",

@@ -1,32 +1,33 @@
 """``TrendsReader`` over the rollup tables (SQLite and PostgreSQL).
 
-Measures come from ``trend_rollups`` (one row per brand, hour, source, language) and driver
-counts from ``term_rollups`` (per brand, day, term): a 30-day hourly trend of three brands reads
-a few tens of thousands of pre-summed rows, never the mentions. Mention lists and examples read
-the newest mentions of a brand through ``mention_brands (brand, created_at)`` a page at a time,
-with a bound on how many are looked at.
+Measures come from ``brand_hours`` (one row per brand and hour; ``trend_rollups``, per source
+and language too, when filtered) and driver counts from ``term_rollups`` (per brand, day,
+term): a 30-day hourly trend of three brands reads 2,160 pre-summed rows, never the mentions.
+Mention lists and examples are one scan of ``mention_brands (brand, created_at)``, whose rows
+carry the effective label, anger and language.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from listener.domain import AlertKind, Label, TrendPoint, as_utc
 from listener.store.rollups import MEASURES, _latest_scores, day_of
 from listener.store.schema import (
     alerts,
+    brand_hours,
     label_overrides,
     mention_brands,
     mentions,
     term_rollups,
     trend_rollups,
 )
-from listener.trends.drivers import rising
+from listener.trends.drivers import MIN_COUNT, rising
 from listener.trends.query import (
     BUCKET_SECONDS,
     AlertRow,
@@ -45,9 +46,13 @@ from listener.trends.terms import brand_words, terms
 PAGE = 500
 SCAN_LIMIT = 5000
 """Mentions looked at, at most, for a list or the examples of a period."""
-SAMPLE = 3000
+SAMPLE = 1500
 """Negative mentions tokenised, at most, for drivers under filters or in a short period."""
 BASELINE = timedelta(days=28)
+CANDIDATES = 400
+"""Terms of the period compared with the baseline, at most (the most frequent ones)."""
+EXAMPLE_SAMPLE = 200
+"""Newest negative mentions of the period searched for examples."""
 
 
 def _floor(at: datetime, seconds: int) -> int:
@@ -73,6 +78,24 @@ def _point(brand: str, start: datetime, values: Counter[str] | None = None) -> T
         alerts=int(v["alerts"]),
         responded=int(v["responded"]),
         response_seconds=float(v["response_seconds"]),
+    )
+
+
+def _values_point(brand: str, start: datetime, v: Sequence[float]) -> TrendPoint:
+    """A TrendPoint from values in ``MEASURES`` order."""
+    return TrendPoint(
+        brand=brand,
+        bucket_start=start,
+        volume=int(v[0]),
+        negative=int(v[1]),
+        neutral=int(v[2]),
+        positive=int(v[3]),
+        angry=int(v[4]),
+        anger_sum=float(v[5]),
+        reach=int(v[6]),
+        alerts=int(v[7]),
+        responded=int(v[8]),
+        response_seconds=float(v[9]),
     )
 
 
@@ -105,7 +128,19 @@ def mention_rows(conn: Connection, ids: Sequence[int]) -> list[MentionRow]:
     """MentionRows of ``ids`` (missing ids skipped), in the order of ``ids``."""
     if not ids:
         return []
-    rows = {r.id: r for r in conn.execute(select(mentions).where(mentions.c.id.in_(list(ids))))}
+    c = mentions.c
+    wanted = (
+        c.id,
+        c.brand,
+        c.source,
+        c.author,
+        c.text,
+        c.url,
+        c.lang,
+        c.created_at,
+        c.author_reach,
+    )
+    rows = {r.id: r for r in conn.execute(select(*wanted).where(c.id.in_(list(ids))))}
     brands: dict[int, list[str]] = {}
     for mid, brand in conn.execute(
         select(mention_brands.c.mention_id, mention_brands.c.brand)
@@ -172,38 +207,49 @@ class SqlTrendsReader:
         width = BUCKET_SECONDS[bucket]
         first, end = _floor(since, width), _ceil(until, width)
         per_hour = width // 3600
-        sums = [func.sum(trend_rollups.c[m]) for m in MEASURES]
-        stmt = (
-            select(trend_rollups.c.brand, trend_rollups.c.hour, *sums)
-            .where(
-                trend_rollups.c.brand.in_(list(brands)),
-                trend_rollups.c.hour >= first * per_hour,
-                trend_rollups.c.hour < end * per_hour,
-            )
-            .group_by(trend_rollups.c.brand, trend_rollups.c.hour)
+        if sources or languages:
+            table = trend_rollups
+            columns: list[Any] = [func.sum(trend_rollups.c[m]) for m in MEASURES]
+        else:
+            table = brand_hours  # summed over sources and languages already
+            columns = [brand_hours.c[m] for m in MEASURES]
+        stmt = select(table.c.brand, table.c.hour, *columns).where(
+            table.c.brand.in_(list(brands)),
+            table.c.hour >= first * per_hour,
+            table.c.hour < end * per_hour,
         )
-        buckets: dict[str, dict[int, Counter[str]]] = {b: {} for b in brands}
+        if table is trend_rollups:
+            stmt = _filtered(stmt, sources, languages).group_by(table.c.brand, table.c.hour)
+        width_of = len(MEASURES)
+        buckets: dict[str, dict[int, list[float]]] = {b: {} for b in brands}
         with self.engine.connect() as conn:
-            for row in conn.execute(_filtered(stmt, sources, languages)):
-                slot = buckets[row[0]].setdefault(int(row[1]) // per_hour, Counter())
-                slot.update({m: v for m, v in zip(MEASURES, row[2:], strict=True) if v})
+            for row in conn.execute(stmt):
+                slots = buckets[row[0]]
+                key = int(row[1]) // per_hour
+                values = slots.get(key)
+                if values is None:
+                    slots[key] = [v or 0 for v in row[2:]]
+                else:
+                    for i in range(width_of):
+                        values[i] += row[2 + i] or 0
         out = []
+        zero = [0] * width_of
         for brand in brands:
+            slots = buckets[brand]
             points = [
-                _point(brand, datetime.fromtimestamp(k * width, UTC), buckets[brand].get(k))
+                _values_point(brand, datetime.fromtimestamp(k * width, UTC), slots.get(k, zero))
                 for k in range(first, end)
             ]
-            total: Counter[str] = Counter()
-            for values in buckets[brand].values():
-                total.update(values)
+            total = [sum(v[i] for v in slots.values()) for i in range(width_of)]
+            start = datetime.fromtimestamp(first * width, UTC)
             out.append(
                 BrandTrend(
                     brand=brand,
                     bucket=bucket,
-                    since=datetime.fromtimestamp(first * width, UTC),
+                    since=start,
                     until=datetime.fromtimestamp(end * width, UTC),
                     points=points,
-                    total=_point(brand, datetime.fromtimestamp(first * width, UTC), total),
+                    total=_values_point(brand, start, total),
                 )
             )
         return out
@@ -230,15 +276,16 @@ class SqlTrendsReader:
         sources: Sequence[str],
         languages: Sequence[str],
     ) -> dict[str, TrendPoint]:
-        sums = [func.sum(trend_rollups.c[m]) for m in MEASURES]
+        table = trend_rollups if sources or languages else brand_hours
+        sums = [func.sum(table.c[m]) for m in MEASURES]
         stmt = (
-            select(trend_rollups.c.brand, *sums)
+            select(table.c.brand, *sums)
             .where(
-                trend_rollups.c.brand.in_(list(brands)),
-                trend_rollups.c.hour >= _floor(since, 3600),
-                trend_rollups.c.hour < _ceil(until, 3600),
+                table.c.brand.in_(list(brands)),
+                table.c.hour >= _floor(since, 3600),
+                table.c.hour < _ceil(until, 3600),
             )
-            .group_by(trend_rollups.c.brand)
+            .group_by(table.c.brand)
         )
         found: dict[str, Counter[str]] = {}
         with self.engine.connect() as conn:
@@ -320,52 +367,37 @@ class SqlTrendsReader:
 
     # -- mentions -----------------------------------------------------------------------------
 
-    def _scan(
+    def _latest(
         self,
-        conn: Connection,
         brand: str,
+        *,
         since: datetime,
         until: datetime,
-        *,
+        label: Label | None,
+        min_anger: float | None,
         sources: Sequence[str],
-    ) -> Iterable[list[int]]:
-        """Pages of the brand's mention ids in [since, until), newest first, bounded."""
-        seen = 0
-        before = until
-        last_ids: set[int] = set()
-        while seen < SCAN_LIMIT:
-            stmt = (
-                select(mention_brands.c.mention_id, mention_brands.c.created_at)
-                .where(
-                    mention_brands.c.brand == brand,
-                    mention_brands.c.created_at >= since,
-                    mention_brands.c.created_at <= before,
-                )
-                .order_by(mention_brands.c.created_at.desc(), mention_brands.c.mention_id.desc())
-                .limit(PAGE + len(last_ids))
-            )
-            if sources:
-                stmt = stmt.where(
-                    mention_brands.c.mention_id.in_(
-                        select(mentions.c.id).where(
-                            mentions.c.id == mention_brands.c.mention_id,
-                            mentions.c.source.in_(list(sources)),
-                        )
-                    )
-                )
-            rows = [
-                r
-                for r in conn.execute(stmt)
-                if r.mention_id not in last_ids and as_utc(r.created_at) < as_utc(until)
-            ]
-            if not rows:
-                return
-            seen += len(rows)
-            yield [r.mention_id for r in rows]
-            before = rows[-1].created_at
-            last_ids = {r.mention_id for r in rows if r.created_at == before}
-            if len(rows) < PAGE:
-                return
+        languages: Sequence[str],
+        limit: int,
+        columns: Sequence[Any] = (),
+    ) -> Any:
+        """The brand's newest mention links matching, as one index scan of mention_brands."""
+        mb = mention_brands.c
+        stmt = select(mb.mention_id, *columns).where(
+            mb.brand == brand, mb.created_at >= since, mb.created_at < until
+        )
+        if columns:
+            stmt = stmt.join(mentions, mentions.c.id == mb.mention_id)
+        if label is not None:
+            stmt = stmt.where(mb.label == label)
+        if min_anger is not None:
+            stmt = stmt.where(mb.anger >= min_anger)
+        if sources:
+            stmt = stmt.where(mb.source.in_(list(sources)))
+        if languages:
+            known = [code for code in languages if code]
+            clause = mb.lang.in_(known)
+            stmt = stmt.where(or_(clause, mb.lang.is_(None)) if "" in languages else clause)
+        return stmt.order_by(mb.created_at.desc(), mb.mention_id.desc()).limit(limit)
 
     def mentions(
         self,
@@ -379,28 +411,73 @@ class SqlTrendsReader:
         languages: Sequence[str] = (),
         limit: int = 20,
     ) -> list[MentionRow]:
-        out: list[MentionRow] = []
+        stmt = self._latest(
+            brand,
+            since=since,
+            until=until,
+            label=label,
+            min_anger=min_anger,
+            sources=sources,
+            languages=languages,
+            limit=limit,
+        )
         with self.engine.connect() as conn:
-            for ids in self._scan(conn, brand, since, until, sources=sources):
-                for row in mention_rows(conn, ids):
-                    if label is not None and row.label != label:
-                        continue
-                    if min_anger is not None and (row.anger or 0.0) < min_anger:
-                        continue
-                    if languages and (row.lang or "") not in languages:
-                        continue
-                    out.append(row)
-                    if len(out) >= limit:
-                        return out
-        return out
+            ids = [row.mention_id for row in conn.execute(stmt)]
+            return mention_rows(conn, ids)
+
+    def _negative_examples(
+        self,
+        brand: str,
+        since: datetime,
+        until: datetime,
+        sources: Sequence[str],
+        languages: Sequence[str],
+        limit: int,
+    ) -> list[Example]:
+        """The newest negative mentions of the brand, light (text and where it came from)."""
+        m, mb = mentions.c, mention_brands.c
+        stmt = self._latest(
+            brand,
+            since=since,
+            until=until,
+            label="negative",
+            min_anger=None,
+            sources=sources,
+            languages=languages,
+            limit=limit,
+            columns=(mb.source, m.author, m.text, m.url, mb.lang, mb.created_at, m.author_reach),
+        )
+        with self.engine.connect() as conn:
+            return [
+                Example(
+                    mention_id=r.mention_id,
+                    source=r.source,
+                    author=r.author,
+                    text=r.text,
+                    url=r.url,
+                    lang=r.lang,
+                    created_at=as_utc(r.created_at),
+                    reach=int(r.author_reach or 0),
+                )
+                for r in conn.execute(stmt)
+            ]
 
     # -- drivers ------------------------------------------------------------------------------
 
     def _term_counts(
-        self, conn: Connection, brand: str, first_day: int, end_day: int
+        self,
+        conn: Connection,
+        brand: str,
+        first_day: int,
+        end_day: int,
+        *,
+        terms: Sequence[str] | None = None,
     ) -> Counter[str]:
+        """Negative mentions per term over days [first_day, end_day): the ``CANDIDATES``
+        most frequent terms, or the given ``terms``."""
+        total = func.sum(term_rollups.c.mentions)
         stmt = (
-            select(term_rollups.c.term, func.sum(term_rollups.c.mentions))
+            select(term_rollups.c.term, total)
             .where(
                 term_rollups.c.brand == brand,
                 term_rollups.c.day >= first_day,
@@ -408,26 +485,36 @@ class SqlTrendsReader:
             )
             .group_by(term_rollups.c.term)
         )
+        if terms is None:
+            stmt = stmt.having(total >= MIN_COUNT).order_by(total.desc()).limit(CANDIDATES)
+        else:
+            if not terms:
+                return Counter()
+            stmt = stmt.where(term_rollups.c.term.in_(list(terms)))
         return Counter({t: int(n) for t, n in conn.execute(stmt) if n})
 
-    def _sampled(
+    def _negatives(self, conn: Connection, brand: str, first_hour: int, end_hour: int) -> int:
+        stmt = select(func.sum(brand_hours.c.negative)).where(
+            brand_hours.c.brand == brand,
+            brand_hours.c.hour >= first_hour,
+            brand_hours.c.hour < end_hour,
+        )
+        return int(conn.execute(stmt).scalar() or 0)
+
+    def _sampled_terms(
         self,
         brand: str,
         since: datetime,
         until: datetime,
         sources: Sequence[str],
         languages: Sequence[str],
-        limit: int = SAMPLE,
-    ) -> list[MentionRow]:
-        return self.mentions(
-            brand,
-            since=since,
-            until=until,
-            label="negative",
-            sources=sources,
-            languages=languages,
-            limit=limit,
-        )
+        skip: frozenset[str],
+    ) -> tuple[Counter[str], int, list[Example]]:
+        sample = self._negative_examples(brand, since, until, sources, languages, SAMPLE)
+        counts: Counter[str] = Counter()
+        for row in sample:
+            counts.update(terms(row.text, row.lang, skip=skip))
+        return counts, len(sample), sample
 
     def drivers(
         self,
@@ -441,36 +528,45 @@ class SqlTrendsReader:
         limit: int = 10,
         examples: int = 3,
     ) -> list[Driver]:
+        """From ``term_rollups`` (whole UTC days) when unfiltered over two days or more; else
+        from the newest ``SAMPLE`` negative mentions of the period (and of the baseline when
+        filtered): a bounded cost either way."""
         base_from = baseline_since if baseline_since is not None else since - BASELINE
         skip = brand_words(brand)
         filtered = bool(sources or languages)
-        sample: list[MentionRow] | None = None
-        if filtered or until - since < timedelta(days=2):
-            sample = self._sampled(brand, since, until, sources, languages)
-            period: Counter[str] = Counter()
-            for row in sample:
-                period.update(terms(row.text, row.lang, skip=skip))
-        else:
-            with self.engine.connect() as conn:
-                period = self._term_counts(conn, brand, day_of(since), _ceil(until, 86400))
-        if filtered:
-            baseline: Counter[str] = Counter()
-            for row in self._sampled(brand, base_from, since, sources, languages):
-                baseline.update(terms(row.text, row.lang, skip=skip))
-        else:
-            with self.engine.connect() as conn:
-                baseline = self._term_counts(conn, brand, day_of(base_from), day_of(since))
-        ranked = rising(period, baseline, limit=limit)
+        sample: list[Example] | None = None
+        with self.engine.connect() as conn:
+            if filtered or until - since < timedelta(days=2):
+                period, docs, sample = self._sampled_terms(
+                    brand, since, until, sources, languages, skip
+                )
+            else:
+                first, end = day_of(since), _ceil(until, 86400)
+                period = self._term_counts(conn, brand, first, end)
+                docs = self._negatives(conn, brand, first * 24, end * 24)
+            if filtered:
+                baseline, base_docs, _ = self._sampled_terms(
+                    brand, base_from, since, sources, languages, skip
+                )
+            else:
+                first, end = day_of(base_from), day_of(since)
+                baseline = self._term_counts(conn, brand, first, end, terms=list(period))
+                base_docs = self._negatives(conn, brand, first * 24, end * 24)
+        ranked = rising(period, baseline, documents=docs, baseline_documents=base_docs, limit=limit)
         if not ranked:
             return []
         if sample is None:
-            sample = self._sampled(brand, since, until, sources, languages, limit=500)
+            sample = self._negative_examples(brand, since, until, (), (), EXAMPLE_SAMPLE)
         wanted = {r.term for r in ranked}
         found: dict[str, list[Example]] = {t: [] for t in wanted}
+        missing = set(wanted)
         for row in sample:
-            for term in terms(row.text, row.lang, skip=skip) & wanted:
-                if len(found[term]) < examples:
-                    found[term].append(_example(row))
+            if not missing:
+                break
+            for term in terms(row.text, row.lang, skip=skip) & missing:
+                found[term].append(row)
+                if len(found[term]) >= examples:
+                    missing.discard(term)
         return [
             Driver(
                 term=r.term,
@@ -546,19 +642,6 @@ class SqlTrendsReader:
         with self.engine.connect() as conn:
             rows = conn.execute(select(trend_rollups.c.brand).distinct().order_by("brand"))
             return [r[0] for r in rows]
-
-
-def _example(row: MentionRow) -> Example:
-    return Example(
-        mention_id=row.mention_id,
-        source=row.source,
-        author=row.author,
-        text=row.text,
-        url=row.url,
-        lang=row.lang,
-        created_at=row.created_at,
-        reach=row.reach,
-    )
 
 
 def _window_end(row: AlertRow) -> datetime:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 PRIOR_WEIGHT = 500.0
-"""Pseudo-counts of the prior (its total); the smoothing strength."""
+"""Pseudo-documents of the prior, at most (half the documents compared when fewer)."""
 MIN_COUNT = 2
 """A term must occur in at least this many negative mentions of the period."""
 MIN_Z = 1.96
@@ -33,24 +33,29 @@ def rising(
     period: Mapping[str, int],
     baseline: Mapping[str, int],
     *,
+    documents: int,
+    baseline_documents: int,
     limit: int = 10,
     min_count: int = MIN_COUNT,
     min_z: float = MIN_Z,
 ) -> list[Rising]:
-    """The terms of ``period`` most characteristic of it against ``baseline``, best first."""
-    n_a = float(sum(period.values()))
-    n_b = float(sum(baseline.values()))
+    """The terms of ``period`` most characteristic of it against ``baseline``, best first.
+    Counts are of documents (negative mentions) containing the term, out of ``documents``
+    in the period and ``baseline_documents`` in the baseline."""
+    n_a = float(max(documents, max(period.values(), default=0)))
+    n_b = float(max(baseline_documents, max(baseline.values(), default=0)))
     if n_a <= 0:
         return []
     total = n_a + n_b
+    prior = min(PRIOR_WEIGHT, total / 2)  # a small corpus is not drowned by its prior
     found: list[Rising] = []
     for term, y_a in period.items():
         if y_a < min_count:
             continue
         y_b = float(baseline.get(term, 0))
-        alpha = PRIOR_WEIGHT * (y_a + y_b) / total + 0.01
-        rest_a = max(n_a + PRIOR_WEIGHT - y_a - alpha, 1e-9)
-        rest_b = max(n_b + PRIOR_WEIGHT - y_b - alpha, 1e-9)
+        alpha = prior * (y_a + y_b) / total + 0.01
+        rest_a = max(n_a + prior - y_a - alpha, 1e-9)
+        rest_b = max(n_b + prior - y_b - alpha, 1e-9)
         delta = math.log((y_a + alpha) / rest_a) - math.log((y_b + alpha) / rest_b)
         z = delta / math.sqrt(1.0 / (y_a + alpha) + 1.0 / (y_b + alpha))
         if z >= min_z:

@@ -1,5 +1,5 @@
-"""analysts: mention_brands (a mention of several brands), label rules and overrides, trend
-and term rollups, watermarks
+"""analysts: mention_brands (a mention of several brands), label rules and overrides, trend,
+brand-hour and term rollups, watermarks
 
 Revision ID: 0003
 Revises: 0002
@@ -29,6 +29,10 @@ def upgrade() -> None:
         sa.Column("mention_id", _ID, nullable=False),
         sa.Column("brand", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("lang", sa.String(length=16), nullable=True),
+        sa.Column("label", sa.String(length=16), nullable=True),
+        sa.Column("anger", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(
             ["mention_id"],
             ["mentions.id"],
@@ -39,8 +43,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_mention_brands_brand_created_at", "mention_brands", ["brand", "created_at"])
     op.execute(
-        "INSERT INTO mention_brands (mention_id, brand, created_at) "
-        "SELECT id, brand, created_at FROM mentions"
+        "INSERT INTO mention_brands (mention_id, brand, created_at, source, lang) "
+        "SELECT id, brand, created_at, source, lang FROM mentions"
     )
     op.create_table(
         "label_rules",
@@ -94,6 +98,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("brand", "hour", "source", "lang", name=op.f("pk_trend_rollups")),
     )
     op.create_table(
+        "brand_hours",
+        sa.Column("brand", sa.String(length=200), nullable=False),
+        sa.Column("hour", sa.BigInteger(), nullable=False),
+        *[
+            sa.Column(name, sa.BigInteger(), nullable=False)
+            for name in ("volume", "negative", "neutral", "positive", "angry")
+        ],
+        sa.Column("anger_sum", sa.Float(), nullable=False),
+        sa.Column("reach", sa.BigInteger(), nullable=False),
+        sa.Column("alerts", sa.BigInteger(), nullable=False),
+        sa.Column("responded", sa.BigInteger(), nullable=False),
+        sa.Column("response_seconds", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("brand", "hour", name=op.f("pk_brand_hours")),
+    )
+    op.create_table(
         "term_rollups",
         sa.Column("brand", sa.String(length=200), nullable=False),
         sa.Column("day", sa.Integer(), nullable=False),
@@ -115,6 +134,7 @@ def downgrade() -> None:
     for table in (
         "watermarks",
         "term_rollups",
+        "brand_hours",
         "trend_rollups",
         "label_overrides",
         "label_rules",
