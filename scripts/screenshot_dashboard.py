@@ -16,14 +16,13 @@ import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from listener.dashboard.build import TrendsData
 from listener.dashboard.data import BrandInfo
-from listener.dashboard.serve import bind
+from listener.dashboard.serve import in_thread
 from listener.dashboard.web import create_app
 from listener.domain import Batch, BrandQuery, Mention, NewAlert, Score, Sentiment
 from listener.store.db import connect, upgrade
@@ -263,7 +262,6 @@ def main() -> int:
     count = seed(url, now)
     print(f"seeded {count} mentions in {time.monotonic() - started:.1f}s: {database}")
 
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     engine = connect(url)
@@ -274,35 +272,27 @@ def main() -> int:
     ]
     data = TrendsData(reader=SqlTrendsReader(engine), labels=SqlLabels(engine), brands=brands)
     app = create_app(data, token="screenshot-token-not-a-secret")
-    sock = bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     try:
-        with sync_playwright() as pw:
+        with in_thread(app) as base, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
             loaded = time.monotonic()
-            page.goto(f"http://127.0.0.1:{port}/?brand=Aurora+Air&period=30d")
+            page.goto(f"{base}/?brand=Aurora+Air&period=30d")
             print(f"main page loaded in {1000 * (time.monotonic() - loaded):.0f} ms")
             args.output.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(
-                path=str(args.output),
-                clip={"x": 0, "y": 0, "width": args.width, "height": args.height},
-            )
+            clip = {"x": 0, "y": 0, "width": args.width, "height": args.height}
+            page.screenshot(path=str(args.output), clip=clip)  # type: ignore[arg-type]
             browser.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         engine.dispose()
     print(f"screenshot: {args.output}")
     if args.keep:
         print(f"database kept: {url}")
     else:
-        shutil.rmtree(workdir, ignore_errors=True) if args.workdir is None else database.unlink()
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            database.unlink()
     return 0
 
 

@@ -1,19 +1,16 @@
-"""Run a dashboard app on a free 127.0.0.1 port in a thread, for tests."""
+"""Serve a dashboard app from a thread and talk to it with urllib, for tests."""
 
 from __future__ import annotations
 
 import gzip
-import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from listener.dashboard.serve import bind
+from listener.dashboard.serve import in_thread
 
 
 @dataclass(frozen=True)
@@ -31,25 +28,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve ``app`` while the block runs; yields its base URL."""
-    import uvicorn
-
-    sock = bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+running = in_thread
+"""Serve an app on a free 127.0.0.1 port while the block runs; yields its base URL."""
 
 
 def request(

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from listener.errors import ConfigError
@@ -43,3 +47,25 @@ def serve(app: Any, *, host: str, port: int) -> None:
     log.info("dashboard on http://%s:%d/", shown, bound_port)
     config = uvicorn.Config(app, log_config=None, access_log=True, server_header=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+@contextmanager
+def in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` from a thread while the block runs (tests, benchmarks, the screenshot
+    script); yields its base URL, e.g. ``http://127.0.0.1:41234``."""
+    import uvicorn
+
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
