@@ -21,6 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -119,11 +120,11 @@ def create_app(
             return response
         try:
             mention_id, label, by = _override_fields(dict(form))
-            data.override(mention_id, label, by=by)
+            await run_in_threadpool(data.override, mention_id, label, by=by)  # a DB write
         except BadParameter as exc:
             return problem(400, str(exc))
         except ListenerError as exc:
-            return problem(404 if "no mention" in str(exc).lower() else 400, str(exc))
+            return problem(_status(exc), str(exc))
         log.info("dashboard: mention %d labelled %s by %s", mention_id, label, by)
         back = _safe_next(str(form.get("next") or "/"))
         joiner = "&" if "?" in back else "?"
@@ -139,13 +140,12 @@ def create_app(
             if not isinstance(body, dict):
                 raise BadParameter("expected a JSON object with mention_id and label")
             mention_id, label, by = _override_fields(body)
-            data.override(mention_id, label, by=by)
+            await run_in_threadpool(data.override, mention_id, label, by=by)  # a DB write
         except ValueError as exc:  # BadParameter, and JSONDecodeError for a body that is not JSON
             message = str(exc) if isinstance(exc, BadParameter) else "the body is not JSON"
             return JSONResponse({"error": message}, 400)
         except ListenerError as exc:
-            status = 404 if "no mention" in str(exc).lower() else 400
-            return JSONResponse({"error": str(exc)}, status)
+            return JSONResponse({"error": str(exc)}, _status(exc))
         log.info("dashboard: mention %d labelled %s by %s (API)", mention_id, label, by)
         return JSONResponse({"mention_id": mention_id, "label": label, "by": by})
 
@@ -165,6 +165,11 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
     )
+
+
+def _status(exc: ListenerError) -> int:
+    """404 for the LabelWriter's 'no mention with id N', 400 for any other refusal."""
+    return 404 if str(exc).lower().startswith("no mention") else 400
 
 
 def _override_fields(fields: dict[str, Any]) -> tuple[int, Label, str]:
