@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from listener.domain import (
     Alert,
@@ -68,6 +68,11 @@ class AlertMessage:
     mention: StoredMention | None = None
     sentiment: Sentiment | None = None
     channel: str | None = None
+    """Where the brand's alerts go, for a notifier with destinations and no ``options``
+    (kept for callers that set it by hand; config-built policies use ``options``)."""
+    options: Any = None
+    """The brand's section for this notifier (``[brands.NAME]``), as the notifier plugin's
+    ``brand_options`` model validated it; None when the brand has none."""
     examples: Sequence[StoredMention] = ()
     """For digests: the top mentions folded into it."""
     command_prefix: str = "listener"
@@ -80,7 +85,10 @@ class Notifier(Protocol):
 
     def send(self, message: AlertMessage) -> None:
         """Deliver one alert. Raises NotifyRetryable (with retry_after when the server said) or
-        NotifyPermanent; never a third-party exception, never a secret in the message."""
+        NotifyPermanent; never a third-party exception, never a secret in the message.
+
+        A notifier may also have ``send_timeout`` (a timedelta: the longest a send takes),
+        which the dispatch lease outlives."""
         ...
 
 
@@ -123,7 +131,26 @@ class ExportRow:
     """Who set ``label_override`` ('rule:NAME' for a rule)."""
 
 
-class Store(Protocol):
+class ScoreQueue(Protocol):
+    """Mentions waiting for a score. ``Store.add_batch`` queues each new mention in the batch's
+    transaction; ``Store.add_scores(done=ids)`` takes them off in the scores' transaction. Reads
+    walk the queue by mention id: their cost does not depend on the mentions already scored."""
+
+    def queued(self, *, after: int = 0, limit: int) -> list[StoredMention]:
+        """Up to ``limit`` queued mentions with an id above ``after``, by id."""
+        ...
+
+    def queued_among(self, ids: Sequence[int]) -> list[StoredMention]:
+        """The mentions of ``ids`` that are still queued, by id (a batch handed to a worker
+        that was scored meanwhile comes back empty)."""
+        ...
+
+    def dequeue(self, ids: Sequence[int]) -> int:
+        """Take ``ids`` off the queue (idempotent); returns how many were queued."""
+        ...
+
+
+class Store(ScoreQueue, Protocol):
     """Mentions, cursors, scores and trends. Every write method is one transaction."""
 
     def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
@@ -144,9 +171,12 @@ class Store(Protocol):
         """Up to ``limit`` mentions without a score from ``model``, oldest first."""
         ...
 
-    def add_scores(self, scores: Sequence[Score], alerts: Sequence[NewAlert] = ()) -> int:
-        """Store scores and the alerts they caused in ONE transaction. A (mention, model) score
-        that exists is kept; an alert whose dedupe_key exists is a no-op. Returns scores added."""
+    def add_scores(
+        self, scores: Sequence[Score], alerts: Sequence[NewAlert] = (), *, done: Sequence[int] = ()
+    ) -> int:
+        """Store scores and the alerts they caused in ONE transaction, and take the mention ids
+        ``done`` off the scoring queue in it. A (mention, model) score that exists is kept; an
+        alert whose dedupe_key exists is a no-op. Returns scores added."""
         ...
 
     def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
@@ -169,9 +199,10 @@ class Store(Protocol):
         ...
 
     def iter_mentions(
-        self, *, brand: str | None = None, since: datetime | None = None
+        self, *, brand: str | None = None, since: datetime | None = None, raw: bool = True
     ) -> Iterator[StoredMention]:
-        """Stored mentions (of one brand, created at or after ``since``) by creation time."""
+        """Stored mentions (of one brand, created at or after ``since``) by creation time;
+        ``raw=False`` leaves their raw payloads unread (empty)."""
         ...
 
     def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
@@ -221,13 +252,20 @@ class Outbox(Protocol):
         """Insert alerts; an existing dedupe_key is a no-op. Returns the number inserted."""
         ...
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
-        """Pending alerts whose next attempt is due at ``now``, oldest first."""
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
+        """Pending alerts whose next attempt is due at ``now``, oldest first (only those of
+        ``ids`` when given: a dispatch task's batch)."""
         ...
 
     def mark_sent(self, claim: Claim, at: datetime) -> bool:
         """Record delivery; the alert is never sent again. Like every ``mark_*``, applies only
         while ``claim`` is the row's latest attempt; returns whether it did."""
+        ...
+
+    def mark_delivered(self, claim: Claim, notifier: str) -> bool:
+        """One notifier of several delivered the alert: add ``notifier`` to
+        ``details['delivered_to']`` (while ``claim`` is the latest attempt), so later attempts
+        go to the others only."""
         ...
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 from listener.domain import NewAlert, TrendPoint
 from listener.ports import Outbox
 from listener.rules import BrandPolicy
-from listener.trends.query import TrendsReader
+from listener.trends.query import BrandTrend
 
 _FALLBACK_WINDOWS = 24
 
@@ -191,8 +191,22 @@ Explain = Callable[[str, datetime, datetime], dict[str, Any]]
 """(brand, window start, window end) -> what drove it, for the alert's details."""
 
 
+def reach_back(policy: BrandPolicy) -> int:
+    """Hours of history before the first window that its baseline needs."""
+    width = _hours(policy.spike_window)
+    return max(policy.spike_baseline_days * 24, _FALLBACK_WINDOWS * width) + width
+
+
+def window_hours(now: datetime, since: datetime) -> tuple[int, int]:
+    """(first, last) hour of the windows to examine: those ending after ``since`` (at most
+    ``MAX_CATCH_UP`` back) up to the current one."""
+    last = int(now.timestamp() // 3600)
+    first = max(int(since.timestamp() // 3600), int((now - MAX_CATCH_UP).timestamp() // 3600))
+    return first, last
+
+
 def detect_brand_spikes(
-    reader: TrendsReader,
+    trend: BrandTrend,
     outbox: Outbox,
     policy: BrandPolicy,
     *,
@@ -201,17 +215,10 @@ def detect_brand_spikes(
     explain: Explain | None = None,
 ) -> list[NewAlert]:
     """Spike alerts of ``policy.brand`` for every window ending after ``since`` up to ``now``
-    (the current, partial hour included), minus those in their cooldown."""
+    (the current, partial hour included), minus those in their cooldown. ``trend`` is the
+    brand's hourly trend from ``reach_back`` hours before the first window up to now."""
     width = _hours(policy.spike_window)
-    last = int(now.timestamp() // 3600)
-    first = max(int(since.timestamp() // 3600), int((now - MAX_CATCH_UP).timestamp() // 3600))
-    reach_back = max(policy.spike_baseline_days * 24, _FALLBACK_WINDOWS * width) + width
-    trend = reader.trend(
-        policy.brand,
-        since=datetime.fromtimestamp((first - reach_back) * 3600, UTC),
-        until=datetime.fromtimestamp((last + 1) * 3600, UTC),
-        bucket="hour",
-    )
+    first, last = window_hours(now, since)
     series = {int(p.bucket_start.timestamp() // 3600): p for p in trend.points if p.volume}
     spikes = scan(series, policy, first=first, last=last)
     if not spikes:

@@ -263,10 +263,16 @@ def load(engine: Engine, n: int, *, now: datetime, days: int) -> None:
         conn.execute(text("ANALYZE"))
 
 
-def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
+def timed(
+    fn: Callable[[], Any], runs: int, setup: Callable[[], Any] | None = None
+) -> tuple[float, float]:
+    if setup is not None:
+        setup()
     fn()  # warm the caches (a dashboard or a daemon is a long-lived process)
     samples = []
     for _ in range(runs):
+        if setup is not None:
+            setup()
         started = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - started) * 1000)
@@ -309,9 +315,10 @@ def bench(name: str, url: str, args: argparse.Namespace) -> list[tuple[str, str,
     def drivers() -> Any:
         return reader.drivers(brand, since=week, until=now, limit=8, examples=2)
 
+    def rewind() -> None:  # the spike job last ran a day ago: 24 windows per brand to examine
+        marks.set_many({f"spikes:{b}": now - timedelta(hours=24) for b in BRANDS})
+
     def spikes() -> Any:
-        for b in BRANDS:
-            marks.set(f"spikes:{b}", now - timedelta(hours=24))
         return app.detect_spikes()
 
     def dashboard() -> Any:
@@ -334,7 +341,7 @@ def bench(name: str, url: str, args: argparse.Namespace) -> list[tuple[str, str,
         ("spike job, all 5 brands (24 h catch-up)", spikes),
         ("dashboard main page (7 reads)", dashboard),
     ):
-        p50, p95 = timed(fn, args.runs)
+        p50, p95 = timed(fn, args.runs, rewind if fn is spikes else None)
         results.append((name, label, p50, p95))
         print(f"  {name:<10} {label:<48} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms", flush=True)
     app.close()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from listener.domain import Alert, NewAlert, TrendPoint
 from listener.rules import BrandPolicy
-from listener.spikes import detect, detect_brand_spikes
+from listener.spikes import detect, detect_brand_spikes, reach_back, window_hours
 from listener.trends.query import BrandTrend
 
 BRAND = "Aurora Air"
@@ -132,7 +132,14 @@ class FakeOutbox:
 def _spikes(
     trends: FakeTrends, outbox: FakeOutbox, now: datetime, since: datetime
 ) -> list[NewAlert]:
-    return detect_brand_spikes(trends, outbox, POLICY, now=now, since=since)  # type: ignore[arg-type]
+    first, _ = window_hours(now, since)
+    trend = trends.trend(
+        BRAND,
+        since=datetime.fromtimestamp((first - reach_back(POLICY)) * 3600, UTC),
+        until=now + timedelta(hours=1),
+        bucket="hour",
+    )
+    return detect_brand_spikes(trend, outbox, POLICY, now=now, since=since)  # type: ignore[arg-type]
 
 
 def test_rollup_reading_uses_the_same_hour_on_previous_days_and_cools_down() -> None:

@@ -277,7 +277,7 @@ def test_the_daily_report_is_queued_once_per_period_and_sent_through_the_outbox(
     with App(load_settings(config)) as app:
         app.upgrade()
         stream = _io.StringIO()
-        app.__dict__["notifier"] = ConsoleNotifier(stream=stream)
+        app.__dict__["notifiers"] = {"console": ConsoleNotifier(stream=stream)}
         assert [p.brand for p in app.report_plans] == [AURORA]
         assert app.reports()["queued"] == 1
         assert app.reports()["queued"] == 0, "the same period is not queued again"

@@ -66,6 +66,7 @@ def _register() -> None:
     from listener.cli.core import check_config, db, demo, export, once, run
     from listener.cli.dashboard import dashboard
     from listener.cli.model import model, rescore, score
+    from listener.cli.scale import worker
     from listener.cli.status import db_current, status
 
     db.add_command(db_current)
@@ -77,6 +78,7 @@ def _register() -> None:
 
     for command in ANALYSTS:
         main.add_command(command)
+    main.add_command(worker)
 
 
 _register()

@@ -43,8 +43,13 @@ def insert_alerts(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -
     The Store's ``add_scores`` calls this so alerts commit with the scores that caused them.
     Returns the number of rows inserted.
     """
+    return len(insert_alert_ids(conn, new, now=now))
+
+
+def insert_alert_ids(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -> list[int]:
+    """As ``insert_alerts``; returns the ids of the rows inserted."""
     if not new:
-        return 0
+        return []
     rows = [
         {
             "kind": a.kind,
@@ -61,10 +66,10 @@ def insert_alerts(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -
     ]
     lock(conn)  # the alert rollups (listener.store.rollups) follow in this transaction
     stmt = insert_for(conn, alerts).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    # RETURNING counts what was inserted on both databases (rowcount is unreliable here)
-    ids = [row.id for row in conn.execute(stmt.returning(alerts.c.id), rows)]
+    # RETURNING tells what was inserted on both databases (rowcount is unreliable here)
+    ids = [int(r[0]) for r in conn.execute(stmt.returning(alerts.c.id), rows)]
     apply(conn, alert_contributions(conn, ids))
-    return len(ids)
+    return ids
 
 
 def _alert(row: Row[Any]) -> Alert:
@@ -137,6 +142,24 @@ class SqlOutbox:
         return self._transition(
             claim, status="sent", sent_at=at, next_attempt_at=None, last_error=None
         )
+
+    def mark_delivered(self, claim: Claim, notifier: str) -> bool:
+        """One notifier of the alert's route delivered it: recorded in ``details``
+        (``delivered_to``), so a retry goes to the other notifiers only."""
+        guard = (
+            alerts.c.id == claim.alert_id,
+            alerts.c.status == "sending",
+            alerts.c.next_attempt_at == claim.until,
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(select(alerts.c.details).where(*guard).with_for_update()).first()
+            if row is None:
+                return False
+            details = dict(row.details or {})
+            done = [str(n) for n in details.get("delivered_to", [])]
+            if notifier not in done:
+                details["delivered_to"] = [*done, notifier]
+            return conn.execute(update(alerts).where(*guard).values(details=details)).rowcount == 1
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
         """Not delivered: attempts += 1; pending again, try at ``next_attempt_at``."""
@@ -231,10 +254,13 @@ class SqlOutbox:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
         """Pending alerts whose next attempt is due at ``now`` (and 'sending' rows whose lease
-        expired: a dispatcher died holding them), oldest first."""
-        stmt = select(alerts).where(self._due_clause(now)).order_by(alerts.c.id).limit(limit)
+        expired: a dispatcher died holding them), oldest first; only those of ``ids`` if given."""
+        stmt = select(alerts).where(self._due_clause(now))
+        if ids is not None:
+            stmt = stmt.where(alerts.c.id.in_(sorted(set(ids))[:limit]))
+        stmt = stmt.order_by(alerts.c.id).limit(limit)
         with self._engine.connect() as conn:
             return [_alert(r) for r in conn.execute(stmt)]
 

@@ -28,7 +28,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Float,
+    String,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    select,
+    update,
+    values,
+)
 
 from listener.domain import as_utc, utcnow
 from listener.store.dialect import insert_for
@@ -65,6 +79,11 @@ MEASURES = (
 )
 CHUNK = 500
 _FLOATS = ("anger_sum", "response_seconds")
+VOLUME, ANGRY, ANGER_SUM, REACH, ALERTS, RESPONDED, RESPONSE_SECONDS = (
+    MEASURES.index(name)
+    for name in ("volume", "angry", "anger_sum", "reach", "alerts", "responded", "response_seconds")
+)
+LABEL_INDEX = {label: MEASURES.index(label) for label in ("negative", "neutral", "positive")}
 
 Key = tuple[str, int, str, str]
 """(brand, hour since the epoch, source, lang)."""
@@ -84,43 +103,58 @@ def day_of(at: datetime) -> int:
 class Contributions:
     """What some rows add to the rollups."""
 
-    rows: dict[Key, Counter[str]] = field(default_factory=dict)
+    rows: dict[Key, list[float]] = field(default_factory=dict)
+    """key -> its measures, in ``MEASURES`` order."""
     terms: Counter[TermKey] = field(default_factory=Counter)
     labels: dict[int, tuple[str | None, float | None, str | None]] = field(default_factory=dict)
     """mention id -> its effective (label, anger, lang), written to mention_brands."""
 
-    def add(self, key: Key, **measures: float) -> None:
-        row = self.rows.setdefault(key, Counter())
-        row.update(measures)
+    def add(self, key: Key, values: dict[int, float]) -> None:
+        """Add ``values`` (measure index -> amount) to the row of ``key``."""
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = [0.0] * len(MEASURES)
+        for index, amount in values.items():
+            row[index] += amount
 
     def minus(self, other: Contributions) -> Contributions:
         out = Contributions(terms=Counter(self.terms), labels=dict(self.labels))
         out.terms.subtract(other.terms)
+        zero = [0.0] * len(MEASURES)
         for key in set(self.rows) | set(other.rows):
-            row = Counter(self.rows.get(key, Counter()))
-            row.subtract(other.rows.get(key, Counter()))
-            out.rows[key] = row
+            mine, theirs = self.rows.get(key, zero), other.rows.get(key, zero)
+            out.rows[key] = [a - b for a, b in zip(mine, theirs, strict=True)]
         return out
 
     def merge(self, other: Contributions) -> None:
         self.terms.update(other.terms)
         self.labels.update(other.labels)
         for key, row in other.rows.items():
-            self.rows.setdefault(key, Counter()).update(row)
+            mine = self.rows.get(key)
+            if mine is None:
+                self.rows[key] = list(row)
+            else:
+                for i, amount in enumerate(row):
+                    mine[i] += amount
 
 
 def lock(conn: Connection) -> None:
     """Serialise rollup writers (see the module docstring); first statement of their txn."""
+    stmt = insert_for(conn, watermarks).values(name="rollups", value="ok")
+    # an upsert: takes the row's lock, and makes the row if a reset emptied the table
     conn.execute(
-        update(watermarks).where(watermarks.c.name == "rollups").values(name=watermarks.c.name)
+        stmt.on_conflict_do_update(index_elements=["name"], set_={"name": stmt.excluded.name})
     )
 
 
-def _latest_scores(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
+def _latest_scores(
+    conn: Connection, ids: Sequence[int], *, among: Callable[[Any], Any] | None = None
+) -> dict[int, Any]:
     found: dict[int, Any] = {}
+    where = among(scores.c.mention_id) if among is not None else scores.c.mention_id.in_(ids)
     rows = conn.execute(
         select(scores.c.mention_id, scores.c.label, scores.c.anger, scores.c.lang)
-        .where(scores.c.mention_id.in_(ids))
+        .where(where)
         .order_by(scores.c.mention_id, scores.c.id.desc())
     )
     for row in rows:
@@ -129,12 +163,26 @@ def _latest_scores(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
 
 
 def mention_contributions(
-    conn: Connection, ids: Iterable[int], *, brand: str | None = None
+    conn: Connection,
+    ids: Iterable[int],
+    *,
+    brand: str | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> Contributions:
-    """The contributions of the mentions ``ids`` (only to ``brand`` when given)."""
+    """The contributions of the mentions ``ids`` (only to ``brand`` when given), or of every
+    mention whose id is in ``id_range`` (first, last), which rebuilds read in order."""
     out = Contributions()
     skip_words: dict[str, frozenset[str]] = {}
-    for chunk in _chunks(sorted(set(ids))):
+    chunks: Iterable[Sequence[int]] = (
+        [list(id_range)] if id_range is not None else _chunks(sorted(set(ids)))
+    )
+    for chunk in chunks:
+
+        def among(column: Any, chunk: Sequence[int] = chunk) -> Any:
+            if id_range is not None:
+                return column.between(chunk[0], chunk[-1])
+            return column.in_(chunk)
+
         stmt = (
             select(
                 mention_brands.c.brand,
@@ -146,18 +194,18 @@ def mention_contributions(
                 mentions.c.text,
             )
             .join(mentions, mentions.c.id == mention_brands.c.mention_id)
-            .where(mention_brands.c.mention_id.in_(chunk))
+            .where(among(mention_brands.c.mention_id))
         )
         if brand is not None:
             stmt = stmt.where(mention_brands.c.brand == brand)
         rows = conn.execute(stmt).all()
         if not rows:
             continue
-        latest = _latest_scores(conn, chunk)
+        latest = _latest_scores(conn, chunk, among=among)
         overrides = dict(
             conn.execute(
                 select(label_overrides.c.mention_id, label_overrides.c.label).where(
-                    label_overrides.c.mention_id.in_(chunk)
+                    among(label_overrides.c.mention_id)
                 )
             ).all()
         )
@@ -166,7 +214,7 @@ def mention_contributions(
             label = overrides.get(row.id) or (score.label if score is not None else None)
             lang = (score.lang if score is not None else None) or row.lang or ""
             key = (row.brand, hour_of(row.created_at), row.source, lang)
-            measures: dict[str, float] = {"volume": 1, "reach": int(row.author_reach or 0)}
+            measures = {VOLUME: 1.0, REACH: float(row.author_reach or 0)}
             out.labels[row.id] = (
                 label,
                 float(score.anger) if score is not None else None,
@@ -174,11 +222,11 @@ def mention_contributions(
             )
             if label is not None:
                 anger = float(score.anger) if score is not None else 0.0
-                measures[label] = 1
-                measures["anger_sum"] = anger
+                measures[LABEL_INDEX[label]] = 1.0
+                measures[ANGER_SUM] = anger
                 if label == "negative" and anger >= ANGRY_AT:
-                    measures["angry"] = 1
-            out.add(key, **measures)
+                    measures[ANGRY] = 1.0
+            out.add(key, measures)
             if label == "negative":
                 skip = skip_words.get(row.brand)
                 if skip is None:
@@ -207,13 +255,13 @@ def alert_contributions(conn: Connection, ids: Iterable[int]) -> Contributions:
         )
         for row in rows:
             key = (row.brand, hour_of(row.created_at), row.source or "", row.lang or "")
-            measures: dict[str, float] = {"alerts": 1}
+            measures = {ALERTS: 1.0}
             if row.acked_at is not None:
                 started = row.posted_at if row.posted_at is not None else row.created_at
                 seconds = (as_utc(row.acked_at) - as_utc(started)).total_seconds()
-                measures["responded"] = 1
-                measures["response_seconds"] = max(seconds, 0.0)
-            out.add(key, **measures)
+                measures[RESPONDED] = 1.0
+                measures[RESPONSE_SECONDS] = max(seconds, 0.0)
+            out.add(key, measures)
     return out
 
 
@@ -222,13 +270,12 @@ def apply(conn: Connection, delta: Contributions) -> None:
     rows = []
     for key in sorted(delta.rows):
         values = delta.rows[key]
-        if not any(values.values()):
+        if not any(values):
             continue
         brand, hour, source, lang = key
         row: dict[str, Any] = {"brand": brand, "hour": hour, "source": source, "lang": lang}
-        for name in MEASURES:
-            value = values.get(name, 0)
-            row[name] = float(value) if name in _FLOATS else int(value)
+        for name, value in zip(MEASURES, values, strict=True):
+            row[name] = float(value) if name in _FLOATS else round(value)
         rows.append(row)
     _upsert(conn, trend_rollups, ["brand", "hour", "source", "lang"], rows)
     hours: dict[tuple[str, int], dict[str, Any]] = {}
@@ -247,39 +294,53 @@ def apply(conn: Connection, delta: Contributions) -> None:
         for (b, d, t), n in sorted(delta.terms.items())
         if n
     ]
-    for chunk in _chunks(term_rows):
+    for chunk in _chunks(term_rows, 5000):
         stmt = insert_for(conn, term_rollups)
         stmt = stmt.on_conflict_do_update(
             index_elements=["brand", "day", "term"],
             set_={"mentions": term_rollups.c.mentions + stmt.excluded.mentions},
         )
-        conn.execute(stmt, list(chunk))
+        conn.execute(stmt.returning(term_rollups.c.brand), list(chunk)).close()
 
 
 def _upsert(conn: Connection, table: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
+    for chunk in _chunks(rows, 5000):
         stmt = insert_for(conn, table)
         stmt = stmt.on_conflict_do_update(
             index_elements=keys,
             set_={name: table.c[name] + stmt.excluded[name] for name in MEASURES},
         )
-        conn.execute(stmt, list(chunk))
+        # RETURNING makes SQLAlchemy send many rows per statement ("insertmanyvalues") on
+        # both databases instead of one statement per row
+        conn.execute(stmt.returning(table.c[keys[0]]), list(chunk)).close()
 
 
 def _write_labels(
     conn: Connection, labels: dict[int, tuple[str | None, float | None, str | None]]
 ) -> None:
+    rows = [(m, lab, anger, lang) for m, (lab, anger, lang) in sorted(labels.items())]
+    if conn.dialect.name == "postgresql":  # one UPDATE ... FROM (VALUES ...) per chunk
+        for chunk in _chunks(rows, 2000):
+            data = values(
+                column("mid", BigInteger),
+                column("l", String),
+                column("a", Float),
+                column("g", String),
+                name="v",
+            ).data(list(chunk))
+            conn.execute(
+                update(mention_brands)
+                .where(mention_brands.c.mention_id == data.c.mid)
+                .values(label=data.c.l, anger=cast(data.c.a, Float), lang=data.c.g)
+            )
+        return
     stmt = (
         update(mention_brands)
         .where(mention_brands.c.mention_id == bindparam("mid"))
         .values(label=bindparam("l"), anger=bindparam("a"), lang=bindparam("g"))
     )
-    rows = [
-        {"mid": m, "l": lab, "a": anger, "g": lang}
-        for m, (lab, anger, lang) in sorted(labels.items())
-    ]
     for chunk in _chunks(rows, 2000):
-        conn.execute(stmt, list(chunk))
+        conn.execute(stmt, [{"mid": m, "l": lab, "a": a, "g": g} for m, lab, a, g in chunk])
 
 
 class Tracker:
@@ -337,7 +398,7 @@ def rebuild(
             )
             if not ids:
                 break
-            found = mention_contributions(conn, ids)
+            found = mention_contributions(conn, (), id_range=(ids[0], ids[-1]))
             _write_labels(conn, found.labels)
             found.labels = {}
             total.merge(found)

@@ -254,3 +254,18 @@ watermarks = Table(
     Column("value", Text),
 )
 """Where a job got to (the spike job's last window end, a report's last period, ...)."""
+score_queue = Table(
+    "score_queue",
+    metadata,
+    # mentions waiting for a score, written in the transaction that stores them and deleted in
+    # the one that stores their score: the score stage claims work from here by primary key, so
+    # its cost does not grow with the mentions already scored
+    Column(
+        "mention_id",
+        Id,
+        ForeignKey("mentions.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("queued_at", UtcDateTime, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Where a job got to: named timestamps in the ``watermarks`` table."""
+"""Where a job got to: named timestamps in the ``watermarks`` table (``alerting.Watermarks``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,21 @@ class SqlWatermarks:
             ).scalar_one_or_none()
 
     def set(self, name: str, at: datetime) -> None:
+        self.set_many({name: at})
+
+    def get_many(self, names: list[str]) -> dict[str, datetime]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(watermarks.c.name, watermarks.c.at).where(watermarks.c.name.in_(names))
+            )
+            return {name: at for name, at in rows if at is not None}
+
+    def set_many(self, marks: dict[str, datetime]) -> None:
+        if not marks:
+            return
         with self.engine.begin() as conn:
-            stmt = insert_for(conn, watermarks).values(name=name, at=at)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"at": at}))
+            stmt = insert_for(conn, watermarks)
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["name"], set_={"at": stmt.excluded.at}),
+                [{"name": n, "at": at} for n, at in sorted(marks.items())],
+            )

@@ -2,7 +2,8 @@
 
 Top: the brand's volume per bucket as bars split by label (negative, neutral, positive), the
 competitors' volumes as lines, alerts raised as dots along the top. Bottom: net sentiment of
-each brand as a line, spikes as red markers at the end of their window.
+each brand as a line (buckets with at least ``NET_MIN_SCORED`` scored mentions), spikes as red
+markers at the end of their window.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from listener.trends.query import BUCKET_SECONDS, AlertRow, BrandTrend
 WIDTH_PX, HEIGHT_PX, DPI = 1400, 800, 100
 COLOURS = {"negative": "#d1495b", "neutral": "#c9c9c9", "positive": "#2e9e6b"}
 EVERY = {"hour": "hourly", "day": "daily"}
+NET_MIN_SCORED = 3
+"""Buckets with fewer scored mentions get no net-sentiment point (one post is ±100)."""
 LINES = ["#1f3b73", "#edae49", "#00798c", "#8d6a9f", "#6c757d"]
 
 
@@ -96,11 +99,11 @@ def render_png(
         highest = max((p.volume for t in trends for p in t.points), default=0)
         top.set_ylim(0, max(highest, 1) * 1.3)  # room for the legend and the alert dots
         top.set_ylabel("mentions")
-        top.legend(loc="upper left", fontsize=8, ncol=4, frameon=False)
+        top.legend(loc="upper left", fontsize=8, ncol=4, frameon=False, markerscale=0.5)
         top.grid(axis="y", alpha=0.3)
 
         for colour, trend in zip(LINES, trends, strict=False):
-            points = [p for p in trend.points if p.scored]
+            points = [p for p in trend.points if p.scored >= NET_MIN_SCORED]
             bottom.plot(
                 [p.bucket_start + centre for p in points],
                 [p.net_sentiment for p in points],

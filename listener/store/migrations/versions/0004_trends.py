@@ -1,8 +1,8 @@
 """analysts: mention_brands (a mention of several brands), label rules and overrides, trend,
 brand-hour and term rollups, watermarks
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 14:00:00
 
 Existing mentions keep their brand: each gets its mention_brands row. The rollups are built by
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
