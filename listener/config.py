@@ -240,7 +240,7 @@ class DashboardSettings(_Section):
         if self.token is None and not is_loopback(self.host):
             raise ValueError(
                 f"dashboard.host {self.host!r} is reachable from other machines: set "
-                "dashboard.token (e.g. token = \"${LISTENER_DASHBOARD_TOKEN}\") or bind 127.0.0.1"
+                'dashboard.token (e.g. token = "${LISTENER_DASHBOARD_TOKEN}") or bind 127.0.0.1'
             )
         return self
 
@@ -257,6 +257,8 @@ class ReportSettings(_Section):
     channel: str | None = None
     """Slack channel; default: the brand's slack_channel, else [slack] channel."""
     drivers: int = Field(default=5, ge=0, le=20)
+
+
 class ScaleSettings(_Section):
     """How work is spread over processes. ``engine = "local"`` (the default): one process does
     everything, on SQLite or PostgreSQL. ``engine = "procrastinate"`` (PostgreSQL only):
