@@ -285,3 +285,39 @@ def test_role_scheduler_needs_the_procrastinate_engine(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LISTENER_CONFIG", raising=False)
+
+
+def test_role_all_collects_scores_and_stops_on_sigterm(
+    pg_url: str, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    chaos = _chaos()
+    lines = [f'{{"id": "r{n}", "text": "aurora {n}", "author": "u", "created_at": '
+             f'"2026-11-20T10:{n % 60:02d}:00Z"}}' for n in range(60)]  # fmt: skip
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with chaos.database("postgresql", tmp_path) as url:
+        config = tmp_path / "all.toml"
+        config.write_text(
+            f'[storage]\nurl = "{url}"\n[model]\nname = "{tiny_model_dir}"\nquantize = false\n'
+            f'[replay]\npaths = ["m.jsonl"]\ninterval = "1s"\n{SCALE}\n'
+            '[[brands]]\nname = "Aurora Air"\nquery = "aurora"\n',
+            encoding="utf-8",
+        )
+        with App(load_settings(config)) as app:
+            app.upgrade()  # the process upgrades too: this only lets the test read at once
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = Proc("all", ["--config", str(config), "run"], env, tmp_path)
+        proc.start()
+        engine = connect(url)
+        try:
+
+            def done() -> bool:
+                with engine.connect() as conn:
+                    return conn.execute(select(func.count()).select_from(scores)).scalar_one() == 60
+
+            _wait(lambda: done() or not proc.alive(), 120, "60 mentions scored")
+            assert proc.alive(), proc.text()[-2000:]
+            assert "this scheduler is the leader" in proc.text()
+            assert proc.stop() == 0, proc.text()[-2000:]
+        finally:
+            proc.stop()
+            engine.dispose()
