@@ -246,23 +246,20 @@ def main() -> int:
 
             labels = {0: "negative", 1: "neutral", 2: "positive"}
             tiny = tiny_model(workdir / "tiny-model", labels)
-            run(
-                "stand-in scorer (tiny random BERT)",
-                str(tiny),
-                args.mentions,
-                ks,
-                args.batch,
-                workdir,
-            )
+            name = "stand-in scorer (tiny random BERT)"
+            run(name, str(tiny), args.mentions, ks, args.batch, workdir, args.repeat)
         if args.scorer in ("both", "real"):
+            model = "listener-sentiment-ml"
             run(
                 "bundled model",
-                "listener-sentiment-ml",
+                model,
                 args.real_mentions,
                 ks,
-                args.batch,
+                args.real_batch,
                 workdir,
+                args.repeat,
             )
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 
 
