@@ -89,3 +89,33 @@ def shift_things(things: list[dict[str, Any]], now: datetime) -> list[dict[str, 
             data["created"] = data["created_utc"]
         shifted.append({**thing, "data": data})
     return shifted
+
+
+def shift_posts(
+    posts: list[dict[str, Any]], now: datetime, fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Copies of ``posts`` with the ISO 8601 times at ``fields`` (dotted paths such as
+    ``record.createdAt``) moved by one offset that makes the newest ``now - 1 minute``."""
+
+    def get(post: dict[str, Any], path: str) -> Any:
+        node: Any = post
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        return node
+
+    times = [parse_x_time(v) for p in posts for f in fields if isinstance(v := get(p, f), str)]
+    if not times:
+        return [dict(p) for p in posts]
+    delta = (now - timedelta(minutes=1)) - max(times)
+    shifted = []
+    for post in posts:
+        copy = json.loads(json.dumps(post))
+        for path in fields:
+            *parents, last = path.split(".")
+            node = copy
+            for key in parents:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and isinstance(node.get(last), str):
+                node[last] = format_x_time(parse_x_time(node[last]) + delta)
+        shifted.append(copy)
+    return shifted
