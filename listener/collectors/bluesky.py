@@ -298,6 +298,7 @@ class BlueskyCollector:
 
     def _guarded(self, call: Any) -> Any:
         """``call()`` with atproto's errors translated into ours."""
+        import httpx
         from atproto import exceptions as ex
 
         try:
@@ -318,7 +319,7 @@ class BlueskyCollector:
             raise SourceUnavailable(scrub(f"Bluesky refused the request: {exc}")) from exc
         except ValueError as exc:  # pydantic_core.from_json on a body that is not JSON
             raise _Malformed(f"Bluesky sent a page that is not JSON ({exc})", payload="") from exc
-        except ex.AtProtocolError as exc:
+        except (ex.AtProtocolError, httpx.HTTPError) as exc:
             raise SourceUnavailable(
                 scrub(f"Bluesky unavailable: {type(exc).__name__}: {exc}")
             ) from exc
@@ -412,6 +413,8 @@ def _after(
 ) -> dict[str, str]:
     """A search's mark after reading posts from ``newest`` down to ``oldest``."""
     since = _time(mark.get("since"))
+    if since is not None and oldest is not None and oldest <= since:
+        complete = True  # read back past the mark: only the overlap was left unread
     if complete:
         top = max((t for t in (since, newest) if t is not None), default=None)
         return {"since": _iso(top)} if top else {}

@@ -100,6 +100,11 @@ class BlueskyEmulator(Emulator):
             self._posts.sort(key=lambda p: _parse_time(sort_at(p)), reverse=True)
 
     @property
+    def login_hint(self) -> str:
+        """The made-up account, for a config pointing at this emulator."""
+        return f"log in as handle={self.handle!r} app_password={self.password!r}"
+
+    @property
     def posts(self) -> list[dict[str, Any]]:
         with self._data_lock:
             return list(self._posts)

@@ -8,6 +8,14 @@ public_metrics). ``text`` is as X sends it: ``&``, ``<`` and ``>`` escaped as HT
 ``reddit.jsonl``: one Reddit thing per line, ``{"kind": "t3" | "t1", "data": {...}}``, as the API
 sends it with ``raw_json=1`` (text unescaped); ``created_utc`` in epoch seconds.
 
+``bluesky.jsonl``: one ``app.bsky.feed.defs#postView`` per line (uri, cid, author, record with
+text/createdAt/langs, indexedAt, like/repost/reply/quote counts), the author carrying its
+profile's ``followersCount``/``followsCount``/``postsCount`` too (served by getProfiles).
+
+``mastodon.jsonl``: one Mastodon Status per line (HTML ``content``, ``language``, ``account``
+with ``acct`` and ``followers_count``, ``tags``, ``mentions``). Both are made from the X half by
+scripts/corpus/fediverse_corpus.py.
+
 Timestamps are absolute. Recent search only covers 7 days, so the emulators shift every
 timestamp by one offset that makes the newest item ``now - 1 minute`` (``shift_to_now``);
 ids and the order of items are unchanged. Lines starting with ``//`` are comments.
@@ -26,7 +34,8 @@ _X_TIME = "%Y-%m-%dT%H:%M:%S.000Z"
 
 
 def sample_path(name: str) -> Path:
-    """Path of a shipped sample corpus: ``twitter.jsonl`` or ``reddit.jsonl``."""
+    """Path of a shipped sample corpus: ``twitter.jsonl``, ``reddit.jsonl``, ``bluesky.jsonl``
+    or ``mastodon.jsonl``."""
     return Path(str(resources.files("listener.emulators").joinpath("data", name)))
 
 

@@ -85,6 +85,11 @@ class MastodonEmulator(Emulator):
             self._statuses.sort(key=_id_key, reverse=True)
 
     @property
+    def login_hint(self) -> str:
+        """The made-up access tokens, for a config pointing at this emulator."""
+        return "access tokens: " + ", ".join(f"{t!r} (@{u})" for t, u in self.tokens.items())
+
+    @property
     def statuses(self) -> list[dict[str, Any]]:
         with self._data_lock:
             return list(self._statuses)
