@@ -4,6 +4,7 @@ job, over the ports only (no slack_sdk, no sqlalchemy here)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def default_lease(notifiers: Iterable[Notifier]) -> timedelta:
+    """Twice the slowest notifier's ``send_timeout`` (10 s when it declares none) plus 30 s."""
+    timeouts = [getattr(n, "send_timeout", None) for n in notifiers]
+    slowest = max((t for t in timeouts if isinstance(t, timedelta)), default=timedelta(seconds=10))
+    return 2 * slowest + timedelta(seconds=30)
+
+
 class Alerting:
     """Rules, dispatch and spike detection for every configured brand."""
 
@@ -29,26 +37,36 @@ class Alerting:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, store: Store, outbox: Outbox, notifier: Notifier
+        cls,
+        settings: Settings,
+        *,
+        store: Store,
+        outbox: Outbox,
+        notifiers: Mapping[str, Notifier],
+        policies: Mapping[str, BrandPolicy] | None = None,
     ) -> Alerting:
-        """Policies from ``[alerts]`` and each brand's overrides. The lease outlives a send
-        (twice ``slack.timeout``) and gives an unanswered post 30 s more to show up in Slack
-        before it is looked for there."""
+        """Policies from ``[alerts]`` and each brand's overrides. The lease is
+        ``[jobs.dispatch] lease``, else it outlives the slowest notifier's send (twice its
+        ``send_timeout``) and gives an unanswered post 30 s more to show up before it is
+        looked for."""
         prefix = "listener"
         if settings.source_path is not None:
             prefix = f"listener --config {settings.source_path}"
-        timeout = settings.slack.timeout if settings.slack is not None else timedelta(seconds=10)
         dispatcher = Dispatcher(
             store=store,
             outbox=outbox,
-            notifier=notifier,
-            policies=policies_from_settings(settings),
+            notifiers=notifiers,
+            policies=policies if policies is not None else policies_from_settings(settings),
             default_policy=BrandPolicy.from_settings(settings.alerts),
             command_prefix=prefix,
             batch_size=settings.jobs.dispatch.batch_size,
-            lease=2 * timeout + timedelta(seconds=30),
+            lease=settings.jobs.dispatch.lease or default_lease(notifiers.values()),
         )
         return cls(store=store, outbox=outbox, dispatcher=dispatcher)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._dispatcher
 
     def policy(self, brand: str) -> BrandPolicy:
         return self._dispatcher.policy(brand)

@@ -6,18 +6,21 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections import Counter
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from listener import plugins
 from listener.config import Settings
 from listener.domain import BrandQuery, NewAlert, Sentiment, StoredMention, utcnow
 from listener.errors import ConfigError
 from listener.pipeline import CollectResult, ScoreResult, collect_once, score_pending
+from listener.plugins import PluginContext
 from listener.ports import Collector, Notifier, Scorer
+from listener.rules import BrandPolicy, mention_alert, policies_from_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -99,51 +102,84 @@ class App:
             return bundled_model_id(name)
         return model_id_for(name, name)
 
+    def _context(self, name: str) -> PluginContext:
+        folder = self.settings.source_path.parent if self.settings.source_path else None
+        return PluginContext(name=name, config_dir=folder)
+
     @cached_property
+    def notifiers(self) -> dict[str, Notifier]:
+        """The configured notifiers by name; the console when none is configured."""
+        configured = self.settings.notifiers()
+        if not configured:
+            console = plugins.notifier("console")
+            assert console is not None  # shipped in listener/notifiers/
+            return {"console": console.build(console.settings(), self._context("console"))}
+        built: dict[str, Notifier] = {}
+        for name, section in configured.items():
+            plugin = plugins.notifier(section.kind)
+            if plugin is None:
+                raise ConfigError(f"{section.where}: no notifier plugin {section.kind!r}")
+            built[name] = plugin.build(section.settings, self._context(name))
+        return built
+
+    @property
     def notifier(self) -> Notifier:
-        if self.settings.slack is not None:
-            from listener.notifiers import slack
+        """The first configured notifier (kept for callers from before routing)."""
+        return next(iter(self.notifiers.values()))
 
-            return slack.build(self.settings.slack)
-        from listener.notifiers import console
+    @cached_property
+    def policies(self) -> dict[str, BrandPolicy]:
+        """Each brand's alert policy, built once from the config."""
+        return policies_from_settings(self.settings)
 
-        return console.build()
+    @cached_property
+    def default_policy(self) -> BrandPolicy:
+        return BrandPolicy.from_settings(self.settings.alerts)
 
     @cached_property
     def alerting(self) -> Alerting:
         from listener.alerting import Alerting
 
         return Alerting.from_settings(
-            self.settings, store=self.store, outbox=self.outbox, notifier=self.notifier
+            self.settings,
+            store=self.store,
+            outbox=self.outbox,
+            notifiers=self.notifiers,
+            policies=self.policies,
         )
 
     @cached_property
     def collectors(self) -> dict[str, Collector]:
-        """One collector per configured source section; the section name is the module name."""
+        """One collector per configured source section, built by its kind's plugin."""
         built: dict[str, Collector] = {}
-        for kind, section in self.settings.sources().items():
-            module = importlib.import_module(f"listener.collectors.{kind}")
-            built[kind] = module.build(section)
+        for kind, section in self.settings.source_sections.items():
+            plugin = plugins.source(kind)
+            if plugin is None:
+                raise ConfigError(f"{section.where}: no source plugin {kind!r}")
+            built[kind] = plugin.build(section.settings, self._context(kind))
         return built
 
     @cached_property
     def queries(self) -> list[BrandQuery]:
+        """Every brand's query, without any source's options."""
         return [
             BrandQuery(
                 brand=b.name,
                 query=b.query,
                 languages=tuple(b.languages),
-                subreddits=tuple(b.subreddits),
                 handles=tuple(b.handles),
             )
             for b in self.settings.brands
         ]
 
-    def query(self, brand: str) -> BrandQuery:
-        """The configured brand named ``brand`` (case-insensitive)."""
-        for query in self.queries:
+    def query(self, brand: str, kind: str | None = None) -> BrandQuery:
+        """The configured brand named ``brand`` (case-insensitive), with its options for
+        source ``kind`` (``[brands.KIND]``)."""
+        for query, settings in zip(self.queries, self.settings.brands, strict=True):
             if query.brand.casefold() == brand.casefold():
-                return query
+                if kind is None:
+                    return query
+                return replace(query, options=settings.option(kind))
         raise ConfigError(f"no brand named {brand!r} in the config")
 
     def collect(self, kind: str, brand: str) -> CollectResult:
@@ -152,7 +188,7 @@ class App:
             collector=self.collectors[kind],
             store=self.store,
             outbox=self.outbox,
-            query=self.query(brand),
+            query=self.query(brand, kind),
             now=now,
         )
         called = result.error is not None or result.skipped_until is None  # not a backoff skip
@@ -173,7 +209,10 @@ class App:
         def rule(mention: StoredMention, sentiment: Sentiment) -> NewAlert | None:
             # called once per scored mention: tallies them per (source, brand) for the metrics
             scored[(mention.mention.source, mention.mention.brand)] += 1
-            return self.alerting.mention_alert(mention, sentiment)
+            brand = mention.mention.brand
+            return mention_alert(
+                mention, sentiment, self.policies.get(brand) or self.default_policy
+            )
 
         result = score_pending(
             store=self.store,

@@ -39,8 +39,13 @@ class BrandQuery:
     query: str
     languages: tuple[str, ...] = ()
     subreddits: tuple[str, ...] = ()
+    """Deprecated: Reddit reads its ``options`` (``[brands.reddit] subreddits``); kept so that
+    code building a BrandQuery by hand keeps working."""
     handles: tuple[str, ...] = ()
     """The brand's own accounts (without @): their replies count as a first response."""
+    options: Any = None
+    """The brand's section for the collecting source (``[brands.KIND]``), as the source
+    plugin's ``brand_options`` model validated it; None when the brand has none."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from listener.domain import BrandQuery, Mention, NewAlert, Score, Sentiment, StoredMention
@@ -126,6 +126,14 @@ def _record_earlier_replies(
             _record_reply(outbox, mention.external_id, reply.mention)
 
 
+def _scored_by(alert: NewAlert, model: str) -> NewAlert:
+    """``alert`` with the model that fired it named beside the recorded score."""
+    recorded = alert.details.get("sentiment")
+    if not isinstance(recorded, Mapping):
+        return alert
+    return replace(alert, details={**alert.details, "sentiment": {**recorded, "model": model}})
+
+
 def score_pending(
     *,
     store: Store,
@@ -149,7 +157,11 @@ def score_pending(
             Score(mention_id=p.id, model=scorer.model_id, sentiment=s, scored_at=now)
             for p, s in zip(pending, sentiments, strict=True)
         ]
-        new_alerts = [a for p, s in zip(pending, sentiments, strict=True) if (a := rule(p, s))]
+        new_alerts = [
+            _scored_by(a, scorer.model_id)
+            for p, s in zip(pending, sentiments, strict=True)
+            if (a := rule(p, s))
+        ]
         scored += store.add_scores(scores, new_alerts)
         _record_earlier_replies(store, outbox, handles, pending, new_alerts)
         alerts += len(new_alerts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from listener.domain import (
     Alert,
@@ -68,6 +68,11 @@ class AlertMessage:
     mention: StoredMention | None = None
     sentiment: Sentiment | None = None
     channel: str | None = None
+    """Where the brand's alerts go, for a notifier with destinations and no ``options``
+    (kept for callers that set it by hand; config-built policies use ``options``)."""
+    options: Any = None
+    """The brand's section for this notifier (``[brands.NAME]``), as the notifier plugin's
+    ``brand_options`` model validated it; None when the brand has none."""
     examples: Sequence[StoredMention] = ()
     """For digests: the top mentions folded into it."""
     command_prefix: str = "listener"
@@ -80,7 +85,10 @@ class Notifier(Protocol):
 
     def send(self, message: AlertMessage) -> None:
         """Deliver one alert. Raises NotifyRetryable (with retry_after when the server said) or
-        NotifyPermanent; never a third-party exception, never a secret in the message."""
+        NotifyPermanent; never a third-party exception, never a secret in the message.
+
+        A notifier may also have ``send_timeout`` (a timedelta: the longest a send takes),
+        which the dispatch lease outlives."""
         ...
 
 
@@ -224,6 +232,12 @@ class Outbox(Protocol):
     def mark_sent(self, claim: Claim, at: datetime) -> bool:
         """Record delivery; the alert is never sent again. Like every ``mark_*``, applies only
         while ``claim`` is the row's latest attempt; returns whether it did."""
+        ...
+
+    def mark_delivered(self, claim: Claim, notifier: str) -> bool:
+        """One notifier of several delivered the alert: add ``notifier`` to
+        ``details['delivered_to']`` (while ``claim`` is the latest attempt), so later attempts
+        go to the others only."""
         ...
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:

@@ -226,12 +226,29 @@ def test_alert(state: CliState, brand: str | None) -> None:
         anger=0.9,
         probabilities={"negative": 0.9, "neutral": 0.07, "positive": 0.03},
     )
-    channel = app.alerting.policy(name).channel
-    try:
-        app.notifier.send(
-            AlertMessage(alert=alert, mention=sample, sentiment=sentiment, channel=channel)
+    dispatcher = app.alerting.dispatcher
+    policy = dispatcher.policy(name)
+    sections = app.settings.notifiers()
+    places = []
+    for route in dispatcher.route(alert):
+        options = policy.options.get(route)
+        message = AlertMessage(
+            alert=alert,
+            mention=sample,
+            sentiment=sentiment,
+            channel=policy.channel,
+            options=options,
         )
-    except NotifyError as exc:
-        raise NotifyError(f"the test alert was not delivered: {exc}") from exc
-    where = channel or (app.settings.slack.channel if app.settings.slack else None) or "console"
-    click.echo(f"test alert sent ({where})")
+        try:
+            app.notifiers[route].send(message)
+        except NotifyError as exc:
+            raise NotifyError(f"the test alert was not delivered by {route}: {exc}") from exc
+        configured = sections[route].settings if route in sections else None
+        where = (
+            getattr(options, "channel", None)
+            or policy.channel
+            or getattr(configured, "channel", None)
+            or route
+        )
+        places.append(str(where))
+    click.echo(f"test alert sent ({'; '.join(places)})")

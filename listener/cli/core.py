@@ -69,7 +69,7 @@ def check_config(state: CliState) -> None:
         raise ConfigError(f"{state.config_path}: " + "; ".join(problems))
     database = check_database(s)
     sources = ", ".join(s.sources())
-    notifier = "slack" if s.slack else "console"
+    notifier = ", ".join(s.notifiers()) or "console"
     click.echo(
         f"{state.config_path}: ok ({len(s.brands)} brands; sources: {sources}; "
         f"alerts: {notifier}; model: {s.model.name}; database: {database})"

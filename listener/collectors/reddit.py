@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from pydantic import Field, SecretStr
 
 from listener.collectors._reddit_parts import (
     Gap,
@@ -40,13 +43,12 @@ from listener.collectors._reddit_parts import (
     created_utc,
     dump_json,
 )
+from listener.config import Duration, HttpUrl, NonEmpty, Section
 from listener.domain import Batch, BrandQuery, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
 from listener.logs import guard, register_secrets, scrub
+from listener.plugins import PluginContext, SourcePlugin
 from listener.query import parse, to_reddit
-
-if TYPE_CHECKING:
-    from listener.config import RedditSettings
 
 log = logging.getLogger(__name__)
 CLOSED_RECHECK = 3600.0
@@ -129,11 +131,12 @@ class RedditCollector:
     def _open(self, query: BrandQuery) -> list[str]:
         now = time.monotonic()
         self._closed = {s: t for s, t in self._closed.items() if now - t < CLOSED_RECHECK}
-        subreddits = [s for s in query.subreddits if s.casefold() not in self._closed]
-        if query.subreddits and not subreddits:
+        wanted = subreddits_of(query)
+        subreddits = [s for s in wanted if s.casefold() not in self._closed]
+        if wanted and not subreddits:
             raise SourceUnavailable(
                 f"every subreddit of {query.brand!r} is private, banned or missing: "
-                + ", ".join(f"r/{s}" for s in query.subreddits)
+                + ", ".join(f"r/{s}" for s in wanted)
             )
         return subreddits
 
@@ -315,8 +318,40 @@ class RedditCollector:
         return scrub(text)
 
 
-def build(settings: RedditSettings) -> RedditCollector:
-    """The collector for a ``[reddit]`` config section."""
+class RedditSettings(Section):
+    """``[sources.reddit]`` (or ``[reddit]``): Reddit's OAuth API through praw."""
+
+    client_id: SecretStr
+    client_secret: SecretStr
+    user_agent: NonEmpty
+    api_base: HttpUrl = "https://oauth.reddit.com"
+    auth_base: HttpUrl = "https://www.reddit.com"
+    interval: Duration = timedelta(minutes=2)
+    limit: int = Field(default=100, ge=1, le=1000)
+    timeout: Duration = timedelta(seconds=20)
+
+
+class RedditBrandOptions(Section):
+    """``[brands.reddit]``: where to look for the brand (old key: ``[[brands]] subreddits``)."""
+
+    subreddits: list[NonEmpty] = Field(default_factory=list)
+    """Subreddits whose new posts and comments are read too; empty: site-wide search only."""
+
+
+def subreddits_of(query: BrandQuery) -> tuple[str, ...]:
+    """The brand's subreddits: its ``[brands.reddit]`` options, else the old field."""
+    if isinstance(query.options, RedditBrandOptions) and query.options.subreddits:
+        return tuple(query.options.subreddits)
+    return query.subreddits
+
+
+def check_query(query: str, _languages: Sequence[str], brand: str, _options: Any) -> None:
+    """ConfigError when Reddit's search cannot express ``query``."""
+    to_reddit(parse(query, brand=brand))
+
+
+def build(settings: RedditSettings, context: PluginContext | None = None) -> RedditCollector:
+    """The collector for a ``[sources.reddit]`` config section."""
     return RedditCollector(
         client_id=settings.client_id.get_secret_value(),
         client_secret=settings.client_secret.get_secret_value(),
@@ -326,6 +361,17 @@ def build(settings: RedditSettings) -> RedditCollector:
         limit=settings.limit,
         timeout=settings.timeout.total_seconds(),
     )
+
+
+PLUGIN = SourcePlugin(
+    kind="reddit",
+    settings=RedditSettings,
+    build=build,
+    brand_options=RedditBrandOptions,
+    brand_aliases={"subreddits": "subreddits"},
+    check_query=check_query,
+    summary="Reddit search, new posts and comments, through praw",
+)
 
 
 def _requestor_class() -> type:

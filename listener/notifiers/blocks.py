@@ -129,8 +129,7 @@ def render(message: AlertMessage) -> Rendered:
 def _digest(message: AlertMessage) -> Rendered:
     alert = message.alert
     count = int(alert.details.get("count", len(message.examples)))
-    command = str(alert.details.get("command", "listener alerts list --digest DIGEST_ID"))
-    command = command.replace("DIGEST_ID", str(alert.id))
+    command = f"{message.command_prefix} alerts list --digest {alert.id}"
     head = f"🚨 {count:,} angry mentions of {alert.brand}"
     summary = (
         f"*{count:,}* angry mentions arrived together; they are folded into this digest instead "

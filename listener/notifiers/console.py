@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from listener.config import Section
+from listener.plugins import NotifierPlugin, PluginContext
 from listener.ports import AlertMessage, Notifier
 
 
@@ -30,6 +32,23 @@ class ConsoleNotifier:
         print(f"{head}: {body} | why: {alert.reason}", file=stream, flush=True)
 
 
-def build(*, stream: TextIO | None = None) -> Notifier:
+class ConsoleSettings(Section):
+    """``[notifiers.console]``: no options; the default when no notifier is configured."""
+
+
+def build(
+    settings: ConsoleSettings | None = None,
+    context: PluginContext | None = None,
+    *,
+    stream: TextIO | None = None,
+) -> Notifier:
     """A console notifier writing to ``stream`` (stdout by default)."""
     return ConsoleNotifier(stream=stream)
+
+
+PLUGIN = NotifierPlugin(
+    kind="console",
+    settings=ConsoleSettings,
+    build=build,
+    summary="one line per alert on standard output",
+)

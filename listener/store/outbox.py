@@ -134,6 +134,24 @@ class SqlOutbox:
             claim, status="sent", sent_at=at, next_attempt_at=None, last_error=None
         )
 
+    def mark_delivered(self, claim: Claim, notifier: str) -> bool:
+        """One notifier of the alert's route delivered it: recorded in ``details``
+        (``delivered_to``), so a retry goes to the other notifiers only."""
+        guard = (
+            alerts.c.id == claim.alert_id,
+            alerts.c.status == "sending",
+            alerts.c.next_attempt_at == claim.until,
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(select(alerts.c.details).where(*guard).with_for_update()).first()
+            if row is None:
+                return False
+            details = dict(row.details or {})
+            done = [str(n) for n in details.get("delivered_to", [])]
+            if notifier not in done:
+                details["delivered_to"] = [*done, notifier]
+            return conn.execute(update(alerts).where(*guard).values(details=details)).rowcount == 1
+
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
         """Not delivered: attempts += 1; pending again, try at ``next_attempt_at``."""
         return self._transition(
