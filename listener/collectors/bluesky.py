@@ -126,6 +126,9 @@ class BlueskyCollector:
         self._profiles: dict[str, tuple[int, float]] = {}
         register_secrets(app_password)
         guard("httpx", "httpcore", "atproto_client")
+        chatty = logging.getLogger("httpx")  # an INFO line per request otherwise
+        if chatty.level == logging.NOTSET:
+            chatty.setLevel(logging.WARNING)
 
     def collect(self, query: BrandQuery, cursor: str | None) -> Batch:
         """One poll of the brand's searches (Collector contract)."""
