@@ -128,6 +128,18 @@ def test_429_backs_off_until_the_reset_and_loses_nothing(emu: MastodonEmulator) 
     assert len({m.external_id for m in [*first.mentions, *second.mentions, *third.mentions]}) == 100
 
 
+def test_a_429_on_one_listing_leaves_the_others_for_the_next_poll(emu: MastodonEmulator) -> None:
+    published(emu, 3, tags=("AuroraAir",))
+    mastodon = collector(emu)
+    query = brand(hashtags=["AuroraAir"])
+    body = b'{"error":"Too many requests"}'
+    emu.inject(Fault(path_prefix=SEARCH_PATH, status=429, body=body, after=1))
+    first = mastodon.collect(query, None)
+    assert len(first.mentions) == 3 and emu.received(TAG_PATH) == []
+    second = mastodon.collect(query, first.cursor)
+    assert second.mentions == [] and len(emu.received(TAG_PATH)) == 1
+
+
 def test_a_spent_budget_stops_the_poll_and_the_next_goes_on(emu: MastodonEmulator) -> None:
     published(emu, 1)
     mastodon = collector(emu, page_size=10)

@@ -155,6 +155,8 @@ class BlueskyCollector:
                 log.warning(
                     "bluesky %s: search %r failed, keeping the rest: %s", query.brand, search.q, exc
                 )
+                if isinstance(exc, RateLimited):
+                    break  # the budget is the account's: the other searches wait too
         self._add_reach(found)
         seen = (state["seen"] + found.new_seen)[-self._seen_max :]
         keys = {s.key for s in searches}

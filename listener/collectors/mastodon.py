@@ -151,6 +151,8 @@ class MastodonCollector:
                 log.warning(
                     "mastodon %s: %s failed, keeping the rest: %s", query.brand, listing.key, exc
                 )
+                if isinstance(exc, RateLimited):
+                    break  # the budget is the token's: the other listings wait too
                 continue
             if mark:
                 marks[listing.key] = mark
@@ -288,7 +290,7 @@ class MastodonCollector:
             retry_at = (
                 datetime.fromtimestamp(float(reset), UTC)
                 if reset
-                else utcnow() + timedelta(seconds=60)
+                else utcnow() + timedelta(seconds=30)  # no reset ahead of us: a short wait
             )
             raise RateLimited(
                 f"Mastodon rate limit reached (429), retry at {retry_at:%H:%M:%S}Z",
