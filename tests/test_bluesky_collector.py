@@ -234,3 +234,52 @@ def test_mention_fields(emu: BlueskyEmulator) -> None:
     assert m.lang == "pl" and m.author == "user2.bsky.social" and m.engagement == 6
     assert m.url == "https://bsky.app/profile/user2.bsky.social/post/3k00000000007"
     assert m.author_reach == 1002 and m.raw["cid"] == "bafyreipost7"
+
+
+FEED = "at://did:plc:feedmaker/app.bsky.feed.generator/airlines"
+
+
+def test_a_brand_feed_is_read_to_its_mark_and_filtered_by_the_query(emu: BlueskyEmulator) -> None:
+    emu.add_feed(FEED, "flight OR lounge")
+    now = utcnow()
+    emu.add(
+        [
+            bsky_post(1, now - timedelta(minutes=30), "Aurora Air lounge at RIX is lovely"),
+            bsky_post(2, now - timedelta(minutes=20), "some other airline flight"),
+            bsky_post(3, now - timedelta(days=3), "Aurora Air flight, three days ago"),
+        ]
+    )
+    query = BrandQuery(
+        brand="Aurora Air", query="AuroraAir", options=BlueskyBrandOptions(feeds=[FEED])
+    )
+    bluesky = collector(emu)
+    first = bluesky.collect(query, None)
+    assert [m.text for m in first.mentions] == []  # the query 'AuroraAir' is one word
+    query = BrandQuery(
+        brand="Aurora Air", query='"Aurora Air"', options=BlueskyBrandOptions(feeds=[FEED])
+    )
+    first = bluesky.collect(query, None)
+    # from the feed and the search alike, once; older than the first poll's backfill: left out
+    assert [m.text for m in first.mentions] == ["Aurora Air lounge at RIX is lovely"]
+    emu.add([bsky_post(4, utcnow(), "Aurora Air flight AU88 boarding now")])
+    second = bluesky.collect(query, first.cursor)
+    assert [m.text for m in second.mentions] == ["Aurora Air flight AU88 boarding now"]
+    feed_calls = [r for r in emu.received("/xrpc/app.bsky.feed.getFeed")]
+    assert feed_calls and all(r.param("feed") == FEED for r in feed_calls)
+    assert json.loads(second.cursor or "{}")["searches"][f"f:{FEED}"]["since"]
+
+
+def test_an_unknown_feed_fails_alone(emu: BlueskyEmulator) -> None:
+    published(emu, 2)
+    query = BrandQuery(
+        brand="Aurora Air", query='"Aurora Air"', options=BlueskyBrandOptions(feeds=[FEED])
+    )
+    batch = collector(emu).collect(query, None)
+    assert len(batch.mentions) == 2  # the search's; the feed's 400 UnknownFeed is logged
+
+
+def test_feed_options_must_be_feed_generator_uris() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="feed generator URIs"):
+        BlueskyBrandOptions(feeds=["https://bsky.app/profile/x/feed/y"])

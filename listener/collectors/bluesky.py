@@ -2,10 +2,12 @@
 
 Per brand, one search per OR branch of its query (``query.to_bluesky``: Bluesky search has no
 OR) plus the brand's own ``terms`` (``[brands.bluesky]``), each ``sort=latest``, paged with the
-search's ``cursor``. Posts found by the query's searches are kept when they ``matches`` the
-whole query (the search syntax cannot say everything, so a search may find more); posts of
-``terms`` are kept as found. Authors' follower counts (``app.bsky.actor.getProfiles``, 25 per
-call, cached for ``profile_ttl``) are the reach.
+search's ``cursor``, and the brand's ``feeds`` (``app.bsky.feed.getFeed``, read from the top
+down to the newest post read last time, less ``overlap``, as a feed need not be in time order;
+its posts are kept when they match the brand query). Posts found by the query's searches are
+kept when they ``matches`` the whole query (the search syntax cannot say everything, so a search
+may find more); posts of ``terms`` are kept as found. Authors' follower counts
+(``app.bsky.actor.getProfiles``, 25 per call, cached for ``profile_ttl``) are the reach.
 
 Cursor (JSON): per search its ``since`` (the newest ``sortAt`` read; ``searchPosts`` treats it
 as inclusive; asked ``overlap`` earlier, for posts indexed late) and the URIs emitted last
@@ -33,11 +35,22 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from listener.collectors._bluesky_posts import (
+    PAYLOAD_KEPT,
+    Malformed,
+    iso,
+    load_cursor,
+    mark_after,
+    parse_time,
+    post_mention,
+    with_reach,
+    xrpc_error,
+)
 from listener.config import Duration, HttpUrl, NonEmpty, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
@@ -47,8 +60,6 @@ from listener.query import Node, matches, parse, to_bluesky, with_languages
 
 log = logging.getLogger(__name__)
 
-PAYLOAD_KEPT = 20_000
-"""Characters of a malformed page kept in quarantine."""
 PROFILES_PER_CALL = 25
 
 
@@ -66,9 +77,26 @@ class BlueskySettings(Section):
 
 
 class BlueskyBrandOptions(Section):
-    """``[brands.bluesky]``: more searches for the brand, in Bluesky's own search syntax."""
+    """``[brands.bluesky]``: more searches for the brand, and custom feeds to read."""
 
     terms: list[NonEmpty] = Field(default_factory=list)
+    """Searches in Bluesky's own syntax; what they find is kept as found."""
+    feeds: list[NonEmpty] = Field(default_factory=list)
+    """Feed generators (``at://did/app.bsky.feed.generator/rkey``); their posts that match the
+    brand query are kept."""
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_uris(cls, value: list[str]) -> list[str]:
+        bad = [
+            f for f in value if not f.startswith("at://") or "/app.bsky.feed.generator/" not in f
+        ]
+        if bad:
+            raise ValueError(
+                f"expected feed generator URIs such as 'at://did:plc:.../app.bsky.feed.generator/"
+                f"name', got {bad[0][:80]!r}"
+            )
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +105,8 @@ class _Search:
     q: str
     node: Node | None
     """The brand query a found post must match; None: keep what the search finds."""
+    feed: bool = False
+    """``q`` is a feed generator's URI, read with app.bsky.feed.getFeed."""
 
 
 @dataclass(slots=True)
@@ -139,12 +169,17 @@ class BlueskyCollector:
         ]
         options = query.options if isinstance(query.options, BlueskyBrandOptions) else None
         searches += [_Search(f"t:{t}", t, None) for t in (options.terms if options else ())]
-        state = _load(cursor)
+        searches += [
+            _Search(f"f:{f}", f, with_languages(node, query.languages), feed=True)
+            for f in (options.feeds if options else ())
+        ]
+        state = load_cursor(cursor)
         marks: dict[str, dict[str, str]] = state["searches"]
         found = _Found(brand=query.brand, seen=set(state["seen"]))
         for index, search in enumerate(searches):
             try:
-                marks[search.key] = self._search(search, marks.get(search.key), found)
+                read = self._feed if search.feed else self._search
+                marks[search.key] = read(search, marks.get(search.key), found)
             except _Spent as spent:
                 marks[search.key] = spent.args[0]
                 log.info("bluesky %s: rate-limit budget spent, the rest waits", query.brand)
@@ -171,15 +206,15 @@ class BlueskyCollector:
         self, search: _Search, mark: dict[str, str] | None, found: _Found
     ) -> dict[str, str]:
         """Page one search back to its mark; returns the search's new mark."""
-        mark = dict(mark or {"since": _iso(utcnow() - self._backfill)})
-        newest: datetime | None = _time(mark.get("newest"))
+        mark = dict(mark or {"since": iso(utcnow() - self._backfill)})
+        newest: datetime | None = parse_time(mark.get("newest"))
         oldest: datetime | None = None
         page_cursor: str | None = None
         complete = False
         for page_no in range(1, self._max_pages + 1):
             try:
                 page, spent = self._page(search.q, mark, page_cursor)
-            except _Malformed as exc:
+            except Malformed as exc:
                 found.quarantined.append(
                     exc.quarantined(found.brand, f"{search.q!r} page {page_no}")
                 )
@@ -188,7 +223,7 @@ class BlueskyCollector:
                 if page_no == 1:
                     raise
                 break
-            for at in self._take(page, search, found, page_no):
+            for at in self._take(page["posts"], search, found, page_no):
                 newest = at if newest is None or at > newest else newest
                 oldest = at if oldest is None or at < oldest else oldest
             page_cursor = page.get("cursor") if isinstance(page.get("cursor"), str) else None
@@ -196,16 +231,50 @@ class BlueskyCollector:
                 complete = True
                 break
             if spent:
-                raise _Spent(_after(mark, newest, oldest, complete=False))
-        return _after(mark, newest, oldest, complete=complete)
+                raise _Spent(mark_after(mark, newest, oldest, complete=False))
+        return mark_after(mark, newest, oldest, complete=complete)
+
+    def _feed(self, search: _Search, mark: dict[str, str] | None, found: _Found) -> dict[str, str]:
+        """Read a feed from its top down to its mark (the newest sortAt read, less ``overlap``:
+        a feed need not be in time order), at most ``max_pages`` pages; returns the new mark."""
+        since = parse_time((mark or {}).get("since"))
+        floor = since - self._overlap if since else utcnow() - self._backfill
+        newest = since
+        page_cursor: str | None = None
+        for page_no in range(1, self._max_pages + 1):
+            try:
+                page, spent = self._feed_page(search.q, page_cursor)
+            except Malformed as exc:
+                found.quarantined.append(exc.quarantined(found.brand, f"feed page {page_no}"))
+                break
+            except ListenerError:
+                if page_no == 1:
+                    raise
+                break
+            posts = [item.get("post") if isinstance(item, dict) else item for item in page["feed"]]
+            times = list(self._take(posts, search, found, page_no, floor=floor))
+            newest = max([t for t in (newest, *times) if t is not None], default=None)
+            page_cursor = page.get("cursor") if isinstance(page.get("cursor"), str) else None
+            if spent:
+                raise _Spent({"since": iso(newest)} if newest else dict(mark or {}))
+            if not page_cursor or not posts or (times and max(times) < floor):
+                break
+        return {"since": iso(newest)} if newest else dict(mark or {})
 
     def _take(
-        self, page: dict[str, Any], search: _Search, found: _Found, page_no: int
+        self,
+        posts: list[Any],
+        search: _Search,
+        found: _Found,
+        page_no: int,
+        *,
+        floor: datetime | None = None,
     ) -> Iterator[datetime]:
-        """Parse a page into ``found``; yields the sortAt of every readable post."""
-        for index, post in enumerate(page["posts"]):
+        """Parse posts into ``found`` (those at or after ``floor``); yields the sortAt of every
+        readable post."""
+        for index, post in enumerate(posts):
             try:
-                mention, at = _mention(post, found.brand)
+                mention, at = post_mention(post, found.brand)
             except ValueError as exc:
                 found.quarantined.append(
                     Quarantined(
@@ -218,7 +287,7 @@ class BlueskyCollector:
                 )
                 continue
             yield at
-            if mention.external_id in found.seen:
+            if mention.external_id in found.seen or (floor is not None and at < floor):
                 continue
             if search.node is None or matches(search.node, mention.text, mention.lang):
                 found.seen.add(mention.external_id)
@@ -230,20 +299,35 @@ class BlueskyCollector:
     ) -> tuple[dict[str, Any], bool]:
         from atproto import models
 
-        since = _time(mark.get("since"))
+        since = parse_time(mark.get("since"))
         params = models.AppBskyFeedSearchPosts.Params(
             q=q,
             sort="latest",
             limit=self._page_size,
             cursor=cursor,
             until=mark.get("until"),
-            since=_iso(since - self._overlap) if since else None,
+            since=iso(since - self._overlap) if since else None,
         )
         response = self._call("app.bsky.feed.searchPosts", params)
         page = response.content
         if not isinstance(page, dict) or not isinstance(page.get("posts"), list):
-            raise _Malformed(
+            raise Malformed(
                 "Bluesky sent a searchPosts answer without a posts list",
+                payload=json.dumps(page, ensure_ascii=False, default=str)
+                if not isinstance(page, bytes)
+                else page.decode("utf-8", "replace"),
+            )
+        return page, str(response.headers.get("ratelimit-remaining", "")) == "0"
+
+    def _feed_page(self, feed: str, cursor: str | None) -> tuple[dict[str, Any], bool]:
+        from atproto import models
+
+        params = models.AppBskyFeedGetFeed.Params(feed=feed, limit=self._page_size, cursor=cursor)
+        response = self._call("app.bsky.feed.getFeed", params)
+        page = response.content
+        if not isinstance(page, dict) or not isinstance(page.get("feed"), list):
+            raise Malformed(
+                "Bluesky sent a getFeed answer without a feed list",
                 payload=json.dumps(page, ensure_ascii=False, default=str)
                 if not isinstance(page, bytes)
                 else page.decode("utf-8", "replace"),
@@ -273,7 +357,7 @@ class BlueskyCollector:
                 "bluesky %s: follower counts unavailable, reach left at 0: %s", found.brand, exc
             )
         found.mentions[:] = [
-            _with_reach(m, self._profiles.get(m.raw["author"]["did"], (0, 0))[0])
+            with_reach(m, self._profiles.get(m.raw["author"]["did"], (0, 0))[0])
             for m in found.mentions
         ]
 
@@ -315,7 +399,7 @@ class BlueskyCollector:
                 retry_at=retry_at,
             ) from exc
         except (ex.UnauthorizedError, ex.BadRequestError) as exc:
-            error = _xrpc_error(exc)
+            error = xrpc_error(exc)
             if error in ("ExpiredToken", "InvalidToken"):
                 raise _Expired(error) from exc
             message = scrub(f"Bluesky rejected {self._handle!r}: {exc}")
@@ -323,7 +407,7 @@ class BlueskyCollector:
                 raise AuthError(message) from exc
             raise SourceUnavailable(scrub(f"Bluesky refused the request: {exc}")) from exc
         except ValueError as exc:  # pydantic_core.from_json on a body that is not JSON
-            raise _Malformed(f"Bluesky sent a page that is not JSON ({exc})", payload="") from exc
+            raise Malformed(f"Bluesky sent a page that is not JSON ({exc})", payload="") from exc
         except (ex.AtProtocolError, httpx.HTTPError) as exc:
             raise SourceUnavailable(
                 scrub(f"Bluesky unavailable: {type(exc).__name__}: {exc}")
@@ -332,130 +416,6 @@ class BlueskyCollector:
 
 class _Expired(SourceUnavailable):
     """The access token expired or was revoked: log in again."""
-
-
-class _Malformed(SourceUnavailable):
-    def __init__(self, message: str, *, payload: str) -> None:
-        super().__init__(message)
-        self.payload = payload
-
-    def quarantined(self, brand: str, location: str) -> Quarantined:
-        return Quarantined(
-            source="bluesky",
-            brand=brand,
-            reason=str(self),
-            payload=self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000"),
-            location=location,
-        )
-
-
-def _xrpc_error(exc: Any) -> str:
-    content = getattr(getattr(exc, "response", None), "content", None)
-    return str(getattr(content, "error", "") or "")
-
-
-def _mention(post: Any, brand: str) -> tuple[Mention, datetime]:
-    """A Mention from one PostView and its sortAt; ValueError naming what is wrong."""
-    if not isinstance(post, dict):
-        raise ValueError(f"post is not a JSON object: {type(post).__name__}")
-    uri, record, author = post.get("uri"), post.get("record"), post.get("author")
-    if not isinstance(uri, str) or not uri.startswith("at://"):
-        raise ValueError(f"post has no at:// uri (got {str(uri)[:80]!r})")
-    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        raise ValueError(f"post {uri} has no record.text")
-    if not isinstance(author, dict) or not all(
-        isinstance(author.get(k), str) for k in ("did", "handle")
-    ):
-        raise ValueError(f"post {uri} has no author did and handle")
-    created = _time(record.get("createdAt"))
-    indexed = _time(post.get("indexedAt"))
-    if created is None:
-        raise ValueError(f"post {uri} has no readable record.createdAt")
-    langs = record.get("langs")
-    lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
-    reply = record.get("reply")
-    parent = reply.get("parent") if isinstance(reply, dict) else None
-    in_reply_to = parent.get("uri") if isinstance(parent, dict) else None
-    counts = [post.get(k) for k in ("likeCount", "repostCount", "replyCount", "quoteCount")]
-    mention = Mention(
-        source="bluesky",
-        external_id=uri,
-        brand=brand,
-        text=record["text"],
-        author=author["handle"],
-        created_at=created,
-        lang=lang,
-        url=f"https://bsky.app/profile/{author['handle']}/post/{uri.rsplit('/', 1)[-1]}",
-        engagement=sum(c for c in counts if isinstance(c, int) and c > 0),
-        in_reply_to=in_reply_to if isinstance(in_reply_to, str) else None,
-        raw=post,
-    )
-    return mention, min(created, indexed) if indexed else created
-
-
-def _with_reach(mention: Mention, reach: int) -> Mention:
-    from dataclasses import replace
-
-    return replace(mention, author_reach=reach)
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _after(
-    mark: dict[str, str], newest: datetime | None, oldest: datetime | None, *, complete: bool
-) -> dict[str, str]:
-    """A search's mark after reading posts from ``newest`` down to ``oldest``."""
-    since = _time(mark.get("since"))
-    if since is not None and oldest is not None and oldest <= since:
-        complete = True  # read back past the mark: only the overlap was left unread
-    if complete:
-        top = max((t for t in (since, newest) if t is not None), default=None)
-        return {"since": _iso(top)} if top else {}
-    if oldest is None:
-        return mark
-    gap = {"until": _iso(oldest + timedelta(milliseconds=1))}  # the oldest second again: the
-    if newest is not None:  # seen URIs drop what was read
-        gap["newest"] = _iso(newest)
-    if since is not None:
-        gap["since"] = _iso(since)
-    return gap
-
-
-def _load(cursor: str | None) -> dict[str, Any]:
-    empty: dict[str, Any] = {"searches": {}, "seen": []}
-    if not cursor:
-        return empty
-    try:
-        state = json.loads(cursor)
-    except json.JSONDecodeError:
-        log.warning("bluesky: ignoring unreadable cursor %r", cursor[:100])
-        return empty
-    if not isinstance(state, dict):
-        return empty
-    searches = _as_dict(state.get("searches"))
-    seen = _as_list(state.get("seen"))
-    return {
-        "searches": {
-            str(k): {
-                n: str(v[n]) for n in ("since", "until", "newest") if isinstance(v.get(n), str)
-            }
-            for k, v in searches.items()
-            if isinstance(v, dict)
-        },
-        "seen": [s for s in seen if isinstance(s, str)],
-    }
 
 
 def check_query(query: str, languages: Sequence[str], brand: str, _options: Any) -> None:
@@ -484,11 +444,3 @@ PLUGIN = SourcePlugin(
     check_query=check_query,
     summary="Bluesky post search (app.bsky.feed.searchPosts) through atproto",
 )
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -5,7 +5,8 @@ Speaks the wire format the ``atproto`` client expects: ``com.atproto.server.crea
 this host), ``app.bsky.feed.searchPosts`` (PostViews newest first by ``sortAt`` = the earlier of
 ``record.createdAt`` and ``indexedAt``; ``since`` inclusive, ``until`` exclusive; ``lang``;
 ``sort``; a numeric-offset ``cursor`` as the AppView sends, so posts arriving between two pages
-shift the next page), ``app.bsky.actor.getProfile`` and ``getProfiles`` (at most 25 actors;
+shift the next page), ``app.bsky.feed.getFeed`` (feeds set up with ``add_feed``; 400
+UnknownFeed otherwise), ``app.bsky.actor.getProfile`` and ``getProfiles`` (at most 25 actors;
 unknown ones left out). Every answer carries ``ratelimit-limit/remaining/reset/policy``; errors
 are XRPC bodies ``{"error": ..., "message": ...}``: 400 InvalidRequest, 401
 AuthenticationRequired / ExpiredToken, 429 RateLimitExceeded. Queries are evaluated with
@@ -32,11 +33,12 @@ from listener.domain import utcnow
 from listener.emulators.base import Emulator, Fault, Request, Response
 from listener.emulators.corpus import read_jsonl, shift_posts
 from listener.errors import ConfigError
-from listener.query import matches, parse
+from listener.query import Node, matches, parse
 
 XRPC = "/xrpc/"
 SEARCH_PATH = XRPC + "app.bsky.feed.searchPosts"
 PROFILES_PATH = XRPC + "app.bsky.actor.getProfiles"
+FEED_PATH = XRPC + "app.bsky.feed.getFeed"
 SESSION_PATH = XRPC + "com.atproto.server.createSession"
 WINDOW = 300
 """Seconds of one rate-limit window (the policy ``limit;w=300``)."""
@@ -70,6 +72,7 @@ class BlueskyEmulator(Emulator):
         self.rate_limit = rate_limit
         self.access_ttl = access_ttl
         self._posts: list[dict[str, Any]] = []
+        self._feeds: dict[str, Node] = {}
         self._access: dict[str, float] = {}
         self._refresh: set[str] = set()
         self._data_lock = threading.Lock()
@@ -81,6 +84,7 @@ class BlueskyEmulator(Emulator):
         self.route("POST", XRPC + "com.atproto.server.refreshSession", refresh)
         self.route("GET", SEARCH_PATH, self._xrpc(self._search))
         self.route("GET", PROFILES_PATH, self._xrpc(self._profiles))
+        self.route("GET", FEED_PATH, self._xrpc(self._feed))
         self.route("GET", XRPC + "app.bsky.actor.getProfile", self._xrpc(self._profile))
 
     @classmethod
@@ -108,6 +112,11 @@ class BlueskyEmulator(Emulator):
     def posts(self) -> list[dict[str, Any]]:
         with self._data_lock:
             return list(self._posts)
+
+    def add_feed(self, uri: str, query: str) -> None:
+        """Serve a custom feed at ``uri`` (a feed generator's at:// URI): the posts matching
+        ``query`` (listener's query language), newest first."""
+        self._feeds[uri] = parse(query)
 
     def malformed_pages(self, times: int = 1, *, after: int = 0) -> None:
         """Cut the next ``times`` search answers in half: a 200 that is not JSON."""
@@ -244,6 +253,26 @@ class BlueskyEmulator(Emulator):
                 hits.append(post)
         page = hits[offset : offset + limit]
         answer: dict[str, Any] = {"posts": [_post_view(p) for p in page], "hitsTotal": len(hits)}
+        if offset + limit < len(hits):
+            answer["cursor"] = str(offset + limit)
+        return answer
+
+    def _feed(self, request: Request) -> dict[str, Any]:
+        uri = request.param("feed") or ""
+        if uri not in self._feeds:
+            raise _XrpcError(400, "UnknownFeed", f"could not find feed: {uri}")
+        limit = _int_param(request, "limit", 50, 1, 100)
+        offset = _int_param(request, "cursor", 0, 0, 10**9)
+        node = self._feeds[uri]
+        hits = []
+        for post in self.posts:
+            record = _as_dict(post.get("record"))
+            text, langs = record.get("text"), _as_list(record.get("langs"))
+            if matches(node, text if isinstance(text, str) else "", langs[0] if langs else None):
+                hits.append(post)
+        answer: dict[str, Any] = {
+            "feed": [{"post": _post_view(p)} for p in hits[offset : offset + limit]]
+        }
         if offset + limit < len(hits):
             answer["cursor"] = str(offset + limit)
         return answer
