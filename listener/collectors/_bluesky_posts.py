@@ -19,6 +19,8 @@ PAYLOAD_KEPT = 20_000
 
 
 class Malformed(SourceUnavailable):
+    """A 200 page that is not Bluesky's shape: quarantined by the collector, never raised."""
+
     def __init__(self, message: str, *, payload: str) -> None:
         super().__init__(message)
         self.payload = payload

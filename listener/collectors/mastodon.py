@@ -31,12 +31,21 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field, SecretStr
 
+from listener.collectors._mastodon_statuses import (
+    PAYLOAD_KEPT,
+    Malformed,
+    describe,
+    dump,
+    html_to_text,
+    load_cursor,
+    status_key,
+    status_mention,
+)
 from listener.config import Duration, HttpUrl, NonEmpty, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
@@ -45,8 +54,8 @@ from listener.plugins import PluginContext, SourcePlugin
 from listener.query import Node, matches, parse, to_mastodon, with_languages
 
 log = logging.getLogger(__name__)
+__all__ = ["MastodonBrandOptions", "MastodonCollector", "MastodonSettings", "html_to_text"]
 
-PAYLOAD_KEPT = 20_000
 API_VERSION = "4.3.0"
 """The Mastodon version Mastodon.py is told (no /api/v1/instance call to find out)."""
 
@@ -139,7 +148,7 @@ class MastodonCollector:
         ]
         if options.mentions:
             listings.append(_Listing("mentions", "mentions", "", None))
-        marks, seen = _load(cursor)
+        marks, seen = load_cursor(cursor)
         found = _Found(brand=query.brand, seen=set(seen))
         client = self._client(token)
         for index, listing in enumerate(listings):
@@ -178,7 +187,7 @@ class MastodonCollector:
         for page_no in range(1, self._max_pages + 1):
             try:
                 page = self._page(client, listing, mark, newest, page, page_no)
-            except _Malformed as exc:
+            except Malformed as exc:
                 found.quarantined.append(
                     exc.quarantined(found.brand, f"{listing.key} page {page_no}")
                 )
@@ -192,7 +201,9 @@ class MastodonCollector:
             for index, item in enumerate(page):
                 status = item.get("status") if listing.kind == "mentions" else item
                 item_id = str(item.get("id", "")) if isinstance(item, dict) else ""
-                if item_id.isdigit() and (newest is None or _id(item_id) > _id(newest)):
+                if item_id.isdigit() and (
+                    newest is None or status_key(item_id) > status_key(newest)
+                ):
                     newest = item_id
                 self._take(status, listing, found, f"{listing.key} page {page_no} item {index}")
             found.spent = client.ratelimit_remaining <= 0
@@ -225,8 +236,8 @@ class MastodonCollector:
             )
             statuses = answer.get("statuses") if isinstance(answer, dict) else None
             if not isinstance(statuses, list):
-                raise _Malformed(
-                    "Mastodon sent a search answer without statuses", payload=_dump(answer)
+                raise Malformed(
+                    "Mastodon sent a search answer without statuses", payload=dump(answer)
                 )
             return statuses
         if page_no > 1:
@@ -245,14 +256,14 @@ class MastodonCollector:
         if isinstance(status, dict) and status.get("reblog"):
             return  # a boost: not a new mention
         try:
-            mention = _mention(status, found.brand)
+            mention = status_mention(status, found.brand)
         except ValueError as exc:
             found.quarantined.append(
                 Quarantined(
                     source="mastodon",
                     brand=found.brand,
                     reason=str(exc),
-                    payload=_dump(status)[:PAYLOAD_KEPT],
+                    payload=dump(status)[:PAYLOAD_KEPT],
                     location=location,
                 )
             )
@@ -297,161 +308,19 @@ class MastodonCollector:
                 retry_at=retry_at,
             ) from exc
         except m.MastodonUnauthorizedError as exc:
-            raise AuthError(scrub(f"Mastodon rejected the access token: {_describe(exc)}")) from exc
+            raise AuthError(scrub(f"Mastodon rejected the access token: {describe(exc)}")) from exc
         except m.MastodonNetworkError as exc:
             raise SourceUnavailable(scrub(f"Mastodon unreachable: {exc}")) from exc
         except m.MastodonAPIError as exc:
             text = str(exc.args[0]) if exc.args else ""
             if text.startswith("Could not parse response as JSON"):
-                raise _Malformed("Mastodon sent a page that is not JSON", payload=text) from exc
+                raise Malformed("Mastodon sent a page that is not JSON", payload=text) from exc
             status = exc.args[1] if len(exc.args) > 1 else None
             if status == 403:
-                raise AuthError(scrub(f"Mastodon refused: {_describe(exc)}")) from exc
-            raise SourceUnavailable(scrub(f"Mastodon error: {_describe(exc)}")) from exc
+                raise AuthError(scrub(f"Mastodon refused: {describe(exc)}")) from exc
+            raise SourceUnavailable(scrub(f"Mastodon error: {describe(exc)}")) from exc
         except m.MastodonError as exc:
             raise SourceUnavailable(scrub(f"Mastodon error: {type(exc).__name__}: {exc}")) from exc
-
-
-class _Malformed(SourceUnavailable):
-    def __init__(self, message: str, *, payload: str) -> None:
-        super().__init__(message)
-        self.payload = payload
-
-    def quarantined(self, brand: str, location: str) -> Quarantined:
-        return Quarantined(
-            source="mastodon",
-            brand=brand,
-            reason=str(self),
-            payload=self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000"),
-            location=location,
-        )
-
-
-def _describe(exc: Any) -> str:
-    args = [str(a) for a in exc.args[1:] if a is not None]
-    return " ".join(args) or type(exc).__name__
-
-
-class _Text(HTMLParser):
-    """Visible text of a status's HTML: paragraphs and line breaks kept, tags dropped, entities
-    decoded once, Mastodon's hidden URL parts (``class="invisible"``) left out."""
-
-    VOID = frozenset({"br", "img", "hr", "meta", "link", "input", "wbr", "source"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hidden: list[bool] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag == "p" and self.parts:
-            self.parts.append("\n\n")
-        if tag in self.VOID:
-            return
-        classes = (dict(attrs).get("class") or "").split()
-        hide = tag in ("script", "style", "template") or "invisible" in classes
-        self.hidden.append(hide or (bool(self.hidden) and self.hidden[-1]))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag not in self.VOID and self.hidden:
-            self.hidden.pop()
-
-    def handle_data(self, data: str) -> None:
-        if not (self.hidden and self.hidden[-1]):
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of a Mastodon status's HTML ``content`` (never markup, never re-escaped)."""
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts).strip()
-
-
-def _mention(status: Any, brand: str) -> Mention:
-    """A Mention from one Status; ValueError naming what is wrong."""
-    if not isinstance(status, dict):
-        raise ValueError(f"status is not a JSON object: {type(status).__name__}")
-    uri, content, account = status.get("uri"), status.get("content"), status.get("account")
-    if not isinstance(uri, str) or not uri:
-        raise ValueError(f"status {status.get('id')!r} has no uri")
-    if not isinstance(content, str):
-        raise ValueError(f"status {uri} has no content")
-    if not isinstance(account, dict) or not isinstance(account.get("acct"), str):
-        raise ValueError(f"status {uri} has no account acct")
-    created = _time(status.get("created_at"))
-    if created is None:
-        raise ValueError(f"status {uri} has no readable created_at")
-    text = html_to_text(content)
-    warning = status.get("spoiler_text")
-    if isinstance(warning, str) and warning.strip():
-        text = f"{warning.strip()}\n\n{text}"
-    lang = status.get("language")
-    counts = [status.get(k) for k in ("reblogs_count", "favourites_count", "replies_count")]
-    followers = account.get("followers_count")
-    url = status.get("url")
-    return Mention(
-        source="mastodon",
-        external_id=uri,
-        brand=brand,
-        text=text,
-        author=account["acct"],
-        created_at=created,
-        url=url if isinstance(url, str) else uri,
-        lang=lang if isinstance(lang, str) and lang else None,
-        author_reach=followers if isinstance(followers, int) and followers > 0 else 0,
-        engagement=sum(c for c in counts if isinstance(c, int) and c > 0),
-        raw=json.loads(_dump(status)),
-    )
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _dump(value: Any) -> str:
-    """JSON of a Mastodon.py object (its datetimes back to ISO 8601)."""
-
-    def default(item: Any) -> Any:
-        if isinstance(item, datetime | date):
-            return item.isoformat()
-        return str(item)
-
-    return json.dumps(value, ensure_ascii=False, default=default)
-
-
-def _id(value: str) -> tuple[int, str]:
-    """Mastodon ids sort by length, then as text (they are opaque strings)."""
-    return (len(value), value)
-
-
-def _load(cursor: str | None) -> tuple[dict[str, str], list[str]]:
-    if not cursor:
-        return {}, []
-    try:
-        state = json.loads(cursor)
-    except json.JSONDecodeError:
-        log.warning("mastodon: ignoring unreadable cursor %r", cursor[:100])
-        return {}, []
-    if not isinstance(state, dict):
-        return {}, []
-    marks = _as_dict(state.get("marks"))
-    seen = _as_list(state.get("seen"))
-    return (
-        {str(k): str(v) for k, v in marks.items() if isinstance(v, str | int)},
-        [s for s in seen if isinstance(s, str)],
-    )
 
 
 def check_query(query: str, languages: Sequence[str], brand: str, _options: Any) -> None:
@@ -478,11 +347,3 @@ PLUGIN = SourcePlugin(
     check_query=check_query,
     summary="Mastodon status search, hashtag timelines and mentions through Mastodon.py",
 )
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
