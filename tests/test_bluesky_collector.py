@@ -283,3 +283,13 @@ def test_feed_options_must_be_feed_generator_uris() -> None:
 
     with pytest.raises(ValidationError, match="feed generator URIs"):
         BlueskyBrandOptions(feeds=["https://bsky.app/profile/x/feed/y"])
+
+
+def test_a_session_near_its_end_is_refreshed_by_the_client() -> None:
+    with BlueskyEmulator(handle="listener.test", password=PASSWORD, access_ttl=600) as emu:
+        published(emu, 2)
+        bluesky = collector(emu)
+        assert len(bluesky.collect(AURORA, None).mentions) == 2
+        # atproto refreshes a token that ends within 15 minutes, with the refresh JWT
+        assert emu.received("/xrpc/com.atproto.server.refreshSession")
+        assert len(emu.received(SESSION_PATH)) == 1

@@ -61,6 +61,8 @@ from listener.query import Node, matches, parse, to_bluesky, with_languages
 log = logging.getLogger(__name__)
 
 PROFILES_PER_CALL = 25
+PROFILES_KEPT = 50_000
+"""Follower counts cached at most (stale ones are dropped past this)."""
 
 
 class BlueskySettings(Section):
@@ -339,6 +341,9 @@ class BlueskyCollector:
         from atproto import models
 
         now = time.monotonic()
+        if len(self._profiles) > PROFILES_KEPT:
+            fresh = {k: v for k, v in self._profiles.items() if now - v[1] <= self._profile_ttl}
+            self._profiles = fresh
         dids = {m.raw["author"]["did"] for m in found.mentions}
         wanted = sorted(
             d for d in dids if now - self._profiles.get(d, (0, -1e18))[1] > self._profile_ttl
