@@ -8,12 +8,14 @@ account whose token is used (``[brands.mastodon] access_token``, else ``[sources
 Statuses become plain text (``html_to_text``; a content warning goes first), ``language`` is
 the status's, reach the author's ``followers_count``; reblogs are left out (not new mentions).
 
-Cursor (JSON): per listing the newest id read. A poll asks for ``min_id`` = that id, which
-Mastodon answers with the statuses immediately newer, and follows the ``Link`` header's
-``rel="prev"`` (search, which sends none, is asked again with the newest id read), so the mark
-only ever covers what was read: a poll cut short (``max_pages``, ``X-RateLimit-Remaining`` 0, a
-failure) resumes where it stopped, nothing skipped. A first poll reads the newest
-``max_pages`` pages back (``rel="next"``). Statuses are emitted once per URI (``seen``).
+Cursor (JSON): per listing the newest id read. A timeline (hashtag, mentions) is asked for
+``min_id`` = that id, which Mastodon answers with the statuses immediately newer, and the
+``Link`` header's ``rel="prev"`` is followed, so the mark only ever covers what was read: a poll
+cut short (``max_pages``, ``X-RateLimit-Remaining`` 0, a failure) resumes where it stopped. A
+search (no Link header) is paged down from the newest status with ``max_id`` to its mark; one
+cut short keeps ``since:until:newest`` and the next polls fill the gap first. Nothing is
+skipped. A first poll reads the newest ``max_pages`` pages back. Statuses are emitted once per
+URI (``seen``).
 
 Errors (raised when a poll's first request fails; later failures keep what was read)::
 
@@ -153,7 +155,8 @@ class MastodonCollector:
         client = self._client(token)
         for index, listing in enumerate(listings):
             try:
-                mark = self._read(client, listing, marks.get(listing.key), found)
+                read = self._read_search if listing.kind == "search" else self._read
+                mark = read(client, listing, marks.get(listing.key), found)
             except ListenerError as exc:
                 if index == 0:
                     raise
@@ -186,7 +189,7 @@ class MastodonCollector:
         page: Any = None
         for page_no in range(1, self._max_pages + 1):
             try:
-                page = self._page(client, listing, mark, newest, page, page_no)
+                page = self._page(client, listing, mark, page, page_no)
             except Malformed as exc:
                 found.quarantined.append(
                     exc.quarantined(found.brand, f"{listing.key} page {page_no}")
@@ -211,35 +214,68 @@ class MastodonCollector:
                 return newest
         return newest
 
-    def _page(
-        self,
-        client: Any,
-        listing: _Listing,
-        mark: str | None,
-        newest: str | None,
-        previous: Any,
-        page_no: int,
-    ) -> Any:
-        """The next page: forward from ``newest`` (a mark), or back from the top (first poll)."""
-        limit = self._page_size
-        if listing.kind == "search":
-            bound = (
-                {"min_id": newest}  # forward from the mark
-                if mark is not None
-                else {"max_id": str(previous[-1]["id"]) if previous else None}
-            )
-            answer = self._guarded(
-                client,
-                lambda: client.search_v2(
-                    listing.arg, resolve=False, result_type="statuses", limit=limit, **bound
-                ),
-            )
-            statuses = answer.get("statuses") if isinstance(answer, dict) else None
-            if not isinstance(statuses, list):
-                raise Malformed(
-                    "Mastodon sent a search answer without statuses", payload=dump(answer)
+    def _read_search(
+        self, client: Any, listing: _Listing, mark: str | None, found: _Found
+    ) -> str | None:
+        """Page one search down from the newest status to the mark (``since``), with ``max_id``
+        only: the mark is checked here, so it does not matter whether the instance answers a
+        ``min_id`` with the newest statuses or those right after it. A search cut short keeps
+        ``since:until:newest`` and the next polls read the gap first, as the X collector."""
+        since, until, newest = [*mark.split(":"), "", ""][:3] if mark else ["", "", ""]
+        max_id = until or None
+        for page_no in range(1, self._max_pages + 1):
+            try:
+                statuses = self._search_page(client, listing.arg, max_id)
+            except Malformed as exc:
+                found.quarantined.append(
+                    exc.quarantined(found.brand, f"{listing.key} page {page_no}")
                 )
-            return statuses
+                break
+            except ListenerError:
+                if page_no == 1:
+                    raise
+                break
+            reached = False
+            for index, status in enumerate(statuses):
+                sid = str(status.get("id", "")) if isinstance(status, dict) else ""
+                if not sid.isdigit():
+                    continue
+                if since and status_key(sid) <= status_key(since):
+                    reached = True  # at or below the mark: read before
+                    continue
+                if not newest or status_key(sid) > status_key(newest):
+                    newest = sid
+                if max_id is None or status_key(sid) < status_key(max_id):
+                    max_id = sid
+                location = f"{listing.key} page {page_no} item {index}"
+                self._take(status, listing, found, location)
+            found.spent = client.ratelimit_remaining <= 0
+            if reached or len(statuses) < self._page_size:
+                return max((newest, since), key=status_key) or None  # read down to the mark
+            if found.spent:
+                break
+        if not since:  # a first poll reads back max_pages pages, no further
+            return newest or None
+        return f"{since}:{max_id or until}:{max((newest, since), key=status_key)}"
+
+    def _search_page(self, client: Any, q: str, max_id: str | None) -> list[Any]:
+        answer = self._guarded(
+            client,
+            lambda: client.search_v2(
+                q, resolve=False, result_type="statuses", limit=self._page_size, max_id=max_id
+            ),
+        )
+        statuses = answer.get("statuses") if isinstance(answer, dict) else None
+        if not isinstance(statuses, list):
+            raise Malformed("Mastodon sent a search answer without statuses", payload=dump(answer))
+        return statuses
+
+    def _page(
+        self, client: Any, listing: _Listing, mark: str | None, previous: Any, page_no: int
+    ) -> Any:
+        """A timeline's next page: forward from the mark (``min_id``, then the Link header's
+        ``rel="prev"``), or back from the top on a first poll (``rel="next"``)."""
+        limit = self._page_size
         if page_no > 1:
             follow = client.fetch_previous if mark is not None else client.fetch_next
             return self._guarded(client, lambda: follow(previous))
