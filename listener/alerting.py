@@ -4,7 +4,7 @@ job, over the ports only (no slack_sdk, no sqlalchemy here)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -75,9 +75,9 @@ class Alerting:
         """The alert for a newly scored mention, or None (stored in the score's transaction)."""
         return mention_alert(mention, sentiment, self.policy(mention.mention.brand))
 
-    def dispatch(self, now: datetime) -> dict[str, int]:
-        """Send due alerts; counts: see ``listener.dispatch.COUNTS``."""
-        counts = self._dispatcher.run(now)
+    def dispatch(self, now: datetime, *, ids: Sequence[int] | None = None) -> dict[str, int]:
+        """Send due alerts (of ``ids`` only, if given); counts: ``listener.dispatch.COUNTS``."""
+        counts = self._dispatcher.run(now, ids=ids)
         if any(counts.values()):
             log.info("dispatch: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
         return counts

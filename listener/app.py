@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import replace
@@ -17,12 +18,14 @@ from listener import plugins
 from listener.config import Settings
 from listener.domain import BrandQuery, NewAlert, Sentiment, StoredMention, utcnow
 from listener.errors import ConfigError
-from listener.pipeline import CollectResult, ScoreResult, collect_once, score_pending
+from listener.pipeline import CollectResult, collect_once
 from listener.plugins import PluginContext
 from listener.ports import Collector, Notifier, Scorer
 from listener.rules import BrandPolicy, mention_alert, policies_from_settings
+from listener.stages.score import ScoreResult, ScoreStage
 
 if TYPE_CHECKING:
+    import procrastinate
     from sqlalchemy import Engine
 
     from listener.alerting import Alerting
@@ -39,6 +42,9 @@ class App:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.stopping = threading.Event()
+        """Set when the process is shutting down: long stages stop between batches."""
+        self._model_checked = False
 
     @cached_property
     def engine(self) -> Engine:
@@ -47,16 +53,40 @@ class App:
         return connect(self.settings.storage.url)
 
     def upgrade(self) -> None:
-        """Create or migrate the schema (idempotent)."""
+        """Create or migrate the schema (idempotent; one process at a time on PostgreSQL),
+        with the job queue's tables when ``[scale] engine = "procrastinate"``."""
+        from listener.scale.schema import ensure_queue_schema, one_at_a_time
         from listener.store.db import ensure_schema
 
-        ensure_schema(self.engine)
+        with one_at_a_time(self.engine):
+            ensure_schema(self.engine)
+            if self.scaled_out:
+                ensure_queue_schema(self.engine, self.procrastinate.schema_manager.get_schema)
+
+    @property
+    def scaled_out(self) -> bool:
+        """Whether scoring and dispatch run as procrastinate jobs (``[scale] engine``)."""
+        return self.settings.scale.engine == "procrastinate"
+
+    @cached_property
+    def procrastinate(self) -> procrastinate.App:
+        """The job queue (``[scale] engine = "procrastinate"``); its tasks run on this App."""
+        from listener.scale.tasks import build
+
+        return build(lambda: self, url=self.settings.storage.url)
 
     @cached_property
     def store(self) -> SqlStore:
         from listener.store.sql import SqlStore
 
-        return SqlStore(self.engine)
+        if not self.scaled_out:
+            return SqlStore(self.engine)
+        from listener.scale.tasks import Enqueuer
+
+        # jobs are deferred in the transactions that store their mentions and alerts
+        scale = self.settings.scale
+        jobs = Enqueuer(url=self.settings.storage.url, batch_size=scale.batch_size)
+        return SqlStore(self.engine, on_queued=jobs.score, on_alerts=jobs.dispatch)
 
     @cached_property
     def outbox(self) -> SqlOutbox:
@@ -79,6 +109,9 @@ class App:
         metrics = Metrics()
         metrics.declare((kind, q.brand) for kind in self.settings.sources() for q in self.queries)
         metrics.watch_outbox(lambda: self.status.outbox())
+        from listener.scale.metrics import QueueCollector
+
+        metrics.registry.register(QueueCollector(self.engine, jobs=self.scaled_out))
         return metrics
 
     @cached_property
@@ -203,32 +236,60 @@ class App:
         )
         return result
 
-    def score(self, *, max_batches: int = 20) -> ScoreResult:
-        scored: Counter[tuple[str, str]] = Counter()
+    def score_stage(self, tally: Counter[tuple[str, str]]) -> ScoreStage:
+        """The score stage over this App's store and model; ``tally`` counts the mentions
+        scored per (source, brand), for the metrics."""
 
         def rule(mention: StoredMention, sentiment: Sentiment) -> NewAlert | None:
-            # called once per scored mention: tallies them per (source, brand) for the metrics
-            scored[(mention.mention.source, mention.mention.brand)] += 1
+            tally[(mention.mention.source, mention.mention.brand)] += 1
             brand = mention.mention.brand
             return mention_alert(
                 mention, sentiment, self.policies.get(brand) or self.default_policy
             )
 
-        result = score_pending(
+        return ScoreStage(
             store=self.store,
+            queue=self.store,
             outbox=self.outbox,
-            scorer=self.scorer,
+            scorer=lambda: self.scorer,
             rule=rule,
             handles={q.brand: q.handles for q in self.queries},
             batch_size=self.settings.jobs.score.batch_size,
-            max_batches=max_batches,
-            now=utcnow(),
         )
-        self.metrics.on_score(scored, alerts=result.alerts)
+
+    def score(self) -> ScoreResult:
+        """Score every queued mention (until the queue is empty or ``stopping`` is set); the
+        model loads only when something is queued."""
+        self._queue_for_new_model()
+        tally: Counter[tuple[str, str]] = Counter()
+        result = self.score_stage(tally).drain(should_stop=self.stopping.is_set)
+        self.metrics.on_score(tally, alerts=result.alerts)
         return result
 
-    def dispatch(self) -> dict[str, int]:
-        counts = self.alerting.dispatch(utcnow())
+    def score_ids(self, ids: list[int]) -> ScoreResult:
+        """Score the mentions of ``ids`` still queued (a scoring task's batch)."""
+        tally: Counter[tuple[str, str]] = Counter()
+        result = self.score_stage(tally).score_ids(ids)
+        self.metrics.on_score(tally, alerts=result.alerts)
+        return result
+
+    def _queue_for_new_model(self) -> None:
+        """Once per App: when the configured model has no score yet but another model has,
+        queue the mentions it has not scored (a model switch re-scores the history, as the
+        store did before it had a queue). A hub model's id is unknown before it loads: skipped."""
+        if self._model_checked:
+            return
+        self._model_checked = True
+        model = self.model_id_without_loading()
+        if model is None or self.store.has_scores(model) or not self.store.has_scores(None):
+            return
+        queued = self.store.requeue_unscored(model, now=utcnow())
+        if queued:
+            log.info("model %s has not scored %d stored mentions: queued them", model, queued)
+
+    def dispatch(self, ids: list[int] | None = None) -> dict[str, int]:
+        """Send the due alerts (those of ``ids`` only: a dispatch task's batch)."""
+        counts = self.alerting.dispatch(utcnow(), ids=ids)
         self.metrics.on_dispatch(counts)
         return counts
 

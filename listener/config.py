@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -202,6 +202,30 @@ class OpsSettings(_Section):
     """/healthz turns 503 when a job has not succeeded for this long (or 3 intervals)."""
 
 
+class ScaleSettings(_Section):
+    """How work is spread over processes. ``engine = "local"`` (the default): one process does
+    everything, on SQLite or PostgreSQL. ``engine = "procrastinate"`` (PostgreSQL only):
+    ``listener worker`` processes run the score and dispatch jobs queued in the database, and
+    ``listener run --role scheduler`` collects (one leader at a time, the others stand by)."""
+
+    engine: Literal["local", "procrastinate"] = "local"
+    concurrency: int = Field(default=1, ge=1, le=64)
+    """Jobs one ``listener worker`` process runs at a time (scoring is CPU-bound: run one
+    worker process per core rather than raising this)."""
+    batch_size: int = Field(default=256, ge=1, le=10_000)
+    """Mentions per scoring job: a collected batch is cut into jobs of this size at enqueue."""
+    stalled_after: Duration = timedelta(seconds=30)
+    """A job whose worker sent no heartbeat for this long is retried (its worker died)."""
+    keep_finished: Duration = timedelta(hours=1)
+    """Finished jobs are deleted this long after they ended (in whole hours: less than an
+    hour deletes them at the next upkeep)."""
+    upkeep_interval: Duration = timedelta(seconds=10)
+    """How often the leader retries stalled jobs, prunes finished ones and enqueues work that
+    has no job yet (mentions queued before the switch, alerts due for a retry)."""
+    leader_poll: Duration = timedelta(seconds=1)
+    """How often a standby scheduler tries to become the leader."""
+
+
 class BrandSettings(_Section):
     """One ``[[brands]]`` entry. Per-kind options are the plugins' own sections of the brand
     (``[brands.reddit] subreddits = [...]``, ``[brands.slack] channel = "#x"``), validated by
@@ -258,6 +282,7 @@ class Settings(_Section):
     alerts: AlertSettings = AlertSettings()
     jobs: JobsSettings = JobsSettings()
     ops: OpsSettings = OpsSettings()
+    scale: ScaleSettings = ScaleSettings()
     brands: list[BrandSettings] = Field(default_factory=list)
 
     source_sections: dict[str, PluginSection] = Field(default_factory=dict, exclude=True)
@@ -266,6 +291,15 @@ class Settings(_Section):
     """Configured notifiers by name (``[notifiers.NAME]``, or a top-level ``[KIND]``)."""
     source_path: Path | None = Field(default=None, exclude=True)
     """The file these settings came from (relative paths in it are resolved against its folder)."""
+
+    @model_validator(mode="after")
+    def _scale(self) -> Settings:
+        if self.scale.engine == "procrastinate" and not self.storage.url.startswith("postgresql"):
+            raise ValueError(
+                'scale.engine = "procrastinate" needs PostgreSQL: storage.url must be a '
+                "postgresql:// URL (the job queue lives in that database)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _brands(self) -> Settings:

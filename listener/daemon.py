@@ -115,8 +115,7 @@ def run_once(app: App) -> OnceTotals:
     """Every job once, in pipeline order; the score job drains the backlog. Returns totals."""
     totals = OnceTotals()
     for job in build_jobs(app):
-        func = partial(app.score, max_batches=1_000_000) if job.id == "score" else job.func
-        result = run_job(dataclasses.replace(job, func=func))
+        result = run_job(job)
         error, skipped = getattr(result, "error", None), getattr(result, "skipped_until", None)
         if result is None:
             totals["failed_jobs"] += 1
@@ -192,21 +191,45 @@ class Chain:
             self._closed = True
 
 
-def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = None) -> None:
+class _NoSkipNotices(logging.Filter):
+    """Drops APScheduler's warning that a job's interval came while it still ran: the score
+    job drains a backlog for longer than its interval on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def run_forever(
+    app: App,
+    *,
+    max_workers: int = 4,
+    monitor: Monitor | None = None,
+    jobs: list[Job] | None = None,
+) -> None:
     """Run the scheduler until SIGTERM or SIGINT; the running jobs finish first. A ``monitor``
-    observes every job run (metrics, health) and is told whether the scheduler runs."""
+    observes every job run (metrics, health) and is told whether the scheduler runs. ``jobs``:
+    these instead of ``build_jobs(app)`` (a scale-out scheduler runs only some)."""
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers import SchedulerNotRunningError
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    skip_notices = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _NoSkipNotices) for f in skip_notices.filters):
+        skip_notices.addFilter(_NoSkipNotices())
     scheduler = BlockingScheduler(
         timezone="UTC",
         executors={"default": ThreadPoolExecutor(max_workers=max_workers)},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
     )
-    chain = Chain(lambda job_id: scheduler.modify_job(job_id, next_run_time=utcnow()))
+    jobs = build_jobs(app) if jobs is None else jobs
+    scheduled = {j.id for j in jobs}
+
+    def wake(job_id: str) -> None:
+        if job_id in scheduled:  # a scale-out scheduler has no score or dispatch job
+            scheduler.modify_job(job_id, next_run_time=utcnow())
+
+    chain = Chain(wake)
     now = utcnow()
-    jobs = build_jobs(app)
     if monitor is not None:
         jobs = [dataclasses.replace(j, func=monitor.wrap(j.id, j.interval, j.func)) for j in jobs]
         monitor.health.attach(lambda: scheduler.running)
@@ -222,6 +245,7 @@ def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = Non
         )
 
     def shutdown() -> None:
+        app.stopping.set()  # a score job draining a backlog stops after its current batch
         chain.close()
         with suppress(SchedulerNotRunningError):  # a second signal: already stopping
             scheduler.shutdown(wait=True)  # the jobs already running complete first

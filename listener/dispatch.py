@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -109,8 +109,9 @@ class Dispatcher:
         named = [n for n in self.policy(alert.brand).notify if n in self._notifiers]
         return named or list(self._notifiers)
 
-    def run(self, now: datetime) -> dict[str, int]:
-        """One dispatch pass; returns the ``COUNTS``."""
+    def run(self, now: datetime, *, ids: Sequence[int] | None = None) -> dict[str, int]:
+        """One dispatch pass over the due alerts (those of ``ids`` only, when given: each is
+        claimed first, so concurrent passes never send one twice); returns the ``COUNTS``."""
         counts: Counter[str] = Counter(dict.fromkeys(COUNTS, 0))
         down = {n for n, until in self._paused_until.items() if now < until}
         self._paused_until = {n: self._paused_until[n] for n in down}
@@ -120,7 +121,7 @@ class Dispatcher:
         stormy = self._storm_control(now, counts)
         outgoing = [
             a
-            for a in self._outbox.due(now, self._batch_size)
+            for a in self._outbox.due(now, self._batch_size, ids=ids)
             if not (a.kind == "mention" and a.status == "pending" and a.brand in stormy)
         ]  # a mention stored since its brand's storm was folded waits for the next digest
         mention_ids = [a.mention_id for a in outgoing if a.mention_id is not None]

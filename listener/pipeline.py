@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from listener.domain import BrandQuery, Mention, NewAlert, Score, Sentiment, StoredMention
+from listener.domain import BrandQuery, Mention
 from listener.errors import AuthError, RateLimited, SourceUnavailable
 from listener.ports import Collector, Outbox, Scorer, Store
 from listener.rules import normalize_handle
+from listener.stages.score import MentionRule, ScoreResult, ScoreStage
+
+__all__ = [
+    "CollectResult",
+    "MentionRule",
+    "ScoreResult",
+    "backoff",
+    "collect_once",
+    "score_pending",
+]
 
 log = logging.getLogger(__name__)
 
-MentionRule = Callable[[StoredMention, Sentiment], NewAlert | None]
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
 
@@ -34,12 +43,6 @@ class CollectResult:
     replies: int = 0
     skipped_until: datetime | None = None
     error: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ScoreResult:
-    scored: int = 0
-    alerts: int = 0
 
 
 def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
@@ -105,35 +108,6 @@ def _record_reply(outbox: Outbox, replied_to: str, reply: Mention) -> int:
     return outbox.record_reply(reply.source, replied_to, by=by, at=reply.created_at)
 
 
-def _record_earlier_replies(
-    store: Store,
-    outbox: Outbox,
-    handles: Mapping[str, Collection[str]],
-    pending: Sequence[StoredMention],
-    alerts: Sequence[NewAlert],
-) -> None:
-    """A brand reply collected before the alert existed (same poll, backfill) still counts as
-    the alert's first response."""
-    by_id = {p.id: p.mention for p in pending}
-    for alert in alerts:
-        mention = by_id.get(alert.mention_id) if alert.mention_id is not None else None
-        own = handles.get(alert.brand, ())
-        if mention is None or not own:
-            continue
-        authors = {normalize_handle(h) for h in own}
-        reply = store.first_reply(mention.source, mention.external_id, authors=authors)
-        if reply is not None:
-            _record_reply(outbox, mention.external_id, reply.mention)
-
-
-def _scored_by(alert: NewAlert, model: str) -> NewAlert:
-    """``alert`` with the model that fired it named beside the recorded score."""
-    recorded = alert.details.get("sentiment")
-    if not isinstance(recorded, Mapping):
-        return alert
-    return replace(alert, details={**alert.details, "sentiment": {**recorded, "model": model}})
-
-
 def score_pending(
     *,
     store: Store,
@@ -145,26 +119,25 @@ def score_pending(
     max_batches: int,
     now: datetime,
 ) -> ScoreResult:
-    """Score up to ``max_batches`` batches of unscored mentions; each batch's scores and the
-    alerts they cause are stored in one transaction. ``handles`` are each brand's own accounts."""
-    scored = alerts = 0
+    """Score up to ``max_batches`` batches of queued mentions, scored at ``now``; each batch's
+    scores and alerts are stored in one transaction (``stages.score``, without its overlap)."""
+    stage = ScoreStage(
+        store=store,
+        queue=store,
+        outbox=outbox,
+        scorer=lambda: scorer,
+        rule=rule,
+        handles=handles,
+        batch_size=batch_size,
+        clock=lambda: now,
+    )
+    total = ScoreResult()
     for _ in range(max_batches):
-        pending = store.unscored(scorer.model_id, batch_size)
+        pending = store.queued(limit=batch_size)
         if not pending:
             break
         sentiments = scorer.score([p.mention.text for p in pending])
-        scores = [
-            Score(mention_id=p.id, model=scorer.model_id, sentiment=s, scored_at=now)
-            for p, s in zip(pending, sentiments, strict=True)
-        ]
-        new_alerts = [
-            _scored_by(a, scorer.model_id)
-            for p, s in zip(pending, sentiments, strict=True)
-            if (a := rule(p, s))
-        ]
-        scored += store.add_scores(scores, new_alerts)
-        _record_earlier_replies(store, outbox, handles, pending, new_alerts)
-        alerts += len(new_alerts)
+        total += stage.save(pending, sentiments, done=[p.id for p in pending])
         if len(pending) < batch_size:
             break
-    return ScoreResult(scored=scored, alerts=alerts)
+    return total

@@ -127,7 +127,26 @@ class ExportRow:
     score: Score | None
 
 
-class Store(Protocol):
+class ScoreQueue(Protocol):
+    """Mentions waiting for a score. ``Store.add_batch`` queues each new mention in the batch's
+    transaction; ``Store.add_scores(done=ids)`` takes them off in the scores' transaction. Reads
+    walk the queue by mention id: their cost does not depend on the mentions already scored."""
+
+    def queued(self, *, after: int = 0, limit: int) -> list[StoredMention]:
+        """Up to ``limit`` queued mentions with an id above ``after``, by id."""
+        ...
+
+    def queued_among(self, ids: Sequence[int]) -> list[StoredMention]:
+        """The mentions of ``ids`` that are still queued, by id (a batch handed to a worker
+        that was scored meanwhile comes back empty)."""
+        ...
+
+    def dequeue(self, ids: Sequence[int]) -> int:
+        """Take ``ids`` off the queue (idempotent); returns how many were queued."""
+        ...
+
+
+class Store(ScoreQueue, Protocol):
     """Mentions, cursors, scores and trends. Every write method is one transaction."""
 
     def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
@@ -148,9 +167,12 @@ class Store(Protocol):
         """Up to ``limit`` mentions without a score from ``model``, oldest first."""
         ...
 
-    def add_scores(self, scores: Sequence[Score], alerts: Sequence[NewAlert] = ()) -> int:
-        """Store scores and the alerts they caused in ONE transaction. A (mention, model) score
-        that exists is kept; an alert whose dedupe_key exists is a no-op. Returns scores added."""
+    def add_scores(
+        self, scores: Sequence[Score], alerts: Sequence[NewAlert] = (), *, done: Sequence[int] = ()
+    ) -> int:
+        """Store scores and the alerts they caused in ONE transaction, and take the mention ids
+        ``done`` off the scoring queue in it. A (mention, model) score that exists is kept; an
+        alert whose dedupe_key exists is a no-op. Returns scores added."""
         ...
 
     def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
@@ -173,9 +195,10 @@ class Store(Protocol):
         ...
 
     def iter_mentions(
-        self, *, brand: str | None = None, since: datetime | None = None
+        self, *, brand: str | None = None, since: datetime | None = None, raw: bool = True
     ) -> Iterator[StoredMention]:
-        """Stored mentions (of one brand, created at or after ``since``) by creation time."""
+        """Stored mentions (of one brand, created at or after ``since``) by creation time;
+        ``raw=False`` leaves their raw payloads unread (empty)."""
         ...
 
     def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
@@ -225,8 +248,9 @@ class Outbox(Protocol):
         """Insert alerts; an existing dedupe_key is a no-op. Returns the number inserted."""
         ...
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
-        """Pending alerts whose next attempt is due at ``now``, oldest first."""
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
+        """Pending alerts whose next attempt is due at ``now``, oldest first (only those of
+        ``ids`` when given: a dispatch task's batch)."""
         ...
 
     def mark_sent(self, claim: Claim, at: datetime) -> bool:

@@ -65,12 +65,14 @@ def _register() -> None:
     from listener.cli.alerts import alerts
     from listener.cli.core import check_config, db, demo, export, once, run
     from listener.cli.model import model, rescore, score
+    from listener.cli.scale import worker
     from listener.cli.status import db_current, status
 
     db.add_command(db_current)
     for command in (check_config, once, run, db, export, demo, alerts, score, model, rescore):
         main.add_command(command)
     main.add_command(status)
+    main.add_command(worker)
 
 
 _register()

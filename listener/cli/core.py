@@ -98,14 +98,32 @@ def once(state: CliState) -> None:
     default=None,
     help="Serve /metrics and /healthz on this port (overrides [ops] metrics_port).",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["all", "scheduler"]),
+    default="all",
+    show_default=True,
+    help="With [scale] engine = procrastinate: 'scheduler' collects (one leader at a time; "
+    "start several, the others stand by) and leaves scoring to 'listener worker'; 'all' also "
+    "runs a worker in this process.",
+)
 @click.pass_obj
-def run(state: CliState, metrics_port: int | None) -> None:
+def run(state: CliState, metrics_port: int | None, role: str) -> None:
     """Run the daemon until SIGTERM/SIGINT."""
     from listener.ops.serve import serving
 
     app = state.app()
+    if role == "scheduler" and not app.scaled_out:
+        raise ConfigError(
+            f'{state.config_path}: --role scheduler needs [scale] engine = "procrastinate"'
+        )
     app.upgrade()
     with serving(app, port=metrics_port) as monitor:  # /healthz says 503 while the model loads
+        if app.scaled_out:
+            from listener.scale.runner import run_scheduler
+
+            run_scheduler(app, with_worker=role == "all", monitor=monitor)
+            return
         app.scorer  # noqa: B018 -- load the model now: a broken one fails at start, not 1st poll
         run_forever(app, monitor=monitor)
 

@@ -42,8 +42,13 @@ def insert_alerts(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -
     The Store's ``add_scores`` calls this so alerts commit with the scores that caused them.
     Returns the number of rows inserted.
     """
+    return len(insert_alert_ids(conn, new, now=now))
+
+
+def insert_alert_ids(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -> list[int]:
+    """As ``insert_alerts``; returns the ids of the rows inserted."""
     if not new:
-        return 0
+        return []
     rows = [
         {
             "kind": a.kind,
@@ -59,8 +64,8 @@ def insert_alerts(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -
         for a in new
     ]
     stmt = insert_for(conn, alerts).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    # RETURNING counts what was inserted on both databases (rowcount is unreliable here)
-    return len(conn.execute(stmt.returning(alerts.c.id), rows).all())
+    # RETURNING tells what was inserted on both databases (rowcount is unreliable here)
+    return [int(r[0]) for r in conn.execute(stmt.returning(alerts.c.id), rows)]
 
 
 def _alert(row: Row[Any]) -> Alert:
@@ -253,10 +258,13 @@ class SqlOutbox:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
         """Pending alerts whose next attempt is due at ``now`` (and 'sending' rows whose lease
-        expired: a dispatcher died holding them), oldest first."""
-        stmt = select(alerts).where(self._due_clause(now)).order_by(alerts.c.id).limit(limit)
+        expired: a dispatcher died holding them), oldest first; only those of ``ids`` if given."""
+        stmt = select(alerts).where(self._due_clause(now))
+        if ids is not None:
+            stmt = stmt.where(alerts.c.id.in_(sorted(set(ids))[:limit]))
+        stmt = stmt.order_by(alerts.c.id).limit(limit)
         with self._engine.connect() as conn:
             return [_alert(r) for r in conn.execute(stmt)]
 

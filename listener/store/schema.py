@@ -151,3 +151,19 @@ alerts = Table(
     Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_alerts_brand_created_at", "brand", "created_at"),
 )
+
+score_queue = Table(
+    "score_queue",
+    metadata,
+    # mentions waiting for a score, written in the transaction that stores them and deleted in
+    # the one that stores their score: the score stage claims work from here by primary key, so
+    # its cost does not grow with the mentions already scored
+    Column(
+        "mention_id",
+        Id,
+        ForeignKey("mentions.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("queued_at", UtcDateTime, nullable=False),
+)
