@@ -206,7 +206,10 @@ class Generator:
         self.items: list[Item] = []
 
     def publish(self, count: int) -> None:
-        made: dict[str, list[dict[str, Any]]] = {source: [] for source in SHARES}
+        emulators: dict[str, Any] = {"twitter": self._w.x, "reddit": self._w.reddit}
+        emulators |= {"bluesky": self._w.bluesky, "mastodon": self._w.mastodon}
+        shares = {s: share for s, share in SHARES.items() if emulators[s] is not None}
+        made: dict[str, list[dict[str, Any]]] = {source: [] for source in shares}
         for _ in range(count):
             n, rng = len(self.items), self._rng
             brand = rng.choice(sorted(self.texts))
@@ -215,7 +218,7 @@ class Generator:
             body = f"{body} #{n}"
             high = rng.random() < HIGH_REACH_SHARE
             reach = rng.choice((50_000, 120_000)) if high else rng.randint(0, 3000)
-            source = rng.choices(list(SHARES), weights=list(SHARES.values()))[0]
+            source = rng.choices(list(shares), weights=list(shares.values()))[0]
             if source == "reddit":
                 made[source].append(self._thing(n, brand, body, reach))
                 identity = made[source][-1]["data"]["name"]
@@ -229,11 +232,9 @@ class Generator:
                 made[source].append(self._tweet(n, body, reach))
                 identity = made[source][-1]["id"]
             self.items.append(Item(source, identity, angry))
-        emulators = {"twitter": self._w.x, "reddit": self._w.reddit}
-        emulators |= {"bluesky": self._w.bluesky, "mastodon": self._w.mastodon}
         for source, items in made.items():
             if items:
-                emulators[source].add(items)  # type: ignore[attr-defined]
+                emulators[source].add(items)
 
     def _tweet(self, n: int, body: str, reach: int) -> dict[str, Any]:
         now = utcnow()
@@ -437,8 +438,9 @@ class World:
     x: TwitterEmulator
     reddit: RedditEmulator
     slack: SlackEmulator
-    bluesky: bsky.BlueskyEmulator
-    mastodon: masto.MastodonEmulator
+    bluesky: bsky.BlueskyEmulator | None = None
+    mastodon: masto.MastodonEmulator | None = None
+    """Without them, mentions go to X and Reddit only."""
     slack_back_at: float | None = None
     """While Slack is down: when it comes back (monotonic)."""
 
@@ -460,6 +462,8 @@ def _reddit_429(w: World) -> None:
 
 
 def _bluesky_429(w: World) -> None:
+    if w.bluesky is None:
+        return
     headers = {"ratelimit-limit": "3000", "ratelimit-remaining": "0"}
     headers |= {"ratelimit-reset": str(int(time.time()) + 3), "content-type": "application/json"}
     body = _json({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})
@@ -468,6 +472,8 @@ def _bluesky_429(w: World) -> None:
 
 
 def _mastodon_429(w: World) -> None:
+    if w.mastodon is None:
+        return
     reset = format_x_time(utcnow() + timedelta(seconds=3))
     headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0"}
     headers |= {"X-RateLimit-Reset": reset, "content-type": "application/json"}
@@ -489,6 +495,22 @@ def _slack_down(w: World) -> None:
         w.slack_back_at = time.monotonic() + 3
 
 
+def _on_bluesky(act: Callable[[bsky.BlueskyEmulator], None]) -> Callable[[World], None]:
+    def fault(w: World) -> None:
+        if w.bluesky is not None:
+            act(w.bluesky)
+
+    return fault
+
+
+def _on_mastodon(act: Callable[[masto.MastodonEmulator], None]) -> Callable[[World], None]:
+    def fault(w: World) -> None:
+        if w.mastodon is not None:
+            act(w.mastodon)
+
+    return fault
+
+
 FAULTS: dict[str, Callable[[World], None]] = {
     "X 429 storm": _x_429,
     "X 5xx": lambda w: w.x.inject(_server_error(503)),
@@ -499,11 +521,11 @@ FAULTS: dict[str, Callable[[World], None]] = {
         Fault(path_prefix="/r/", truncate=True, times=2)
     ),
     "Bluesky 429 storm": _bluesky_429,
-    "Bluesky 5xx": lambda w: w.bluesky.inject(_server_error(502)),
-    "Bluesky malformed page": lambda w: w.bluesky.malformed_pages(2),
+    "Bluesky 5xx": _on_bluesky(lambda b: b.inject(_server_error(502))),
+    "Bluesky malformed page": _on_bluesky(lambda b: b.malformed_pages(2)),
     "Mastodon 429 storm": _mastodon_429,
-    "Mastodon 5xx": lambda w: w.mastodon.inject(_server_error(503)),
-    "Mastodon malformed page": lambda w: w.mastodon.malformed_pages(masto.SEARCH_PATH, 2),
+    "Mastodon 5xx": _on_mastodon(lambda m: m.inject(_server_error(503))),
+    "Mastodon malformed page": _on_mastodon(lambda m: m.malformed_pages(masto.SEARCH_PATH, 2)),
     "Slack 5xx": lambda w: w.slack.server_error(503, times=3),
     "Slack 429": lambda w: w.slack.rate_limit(1, times=2),
     "Slack down": _slack_down,
@@ -557,18 +579,7 @@ auth_base = "{world.reddit.base_url}"
 interval = "2s"
 limit = 500
 timeout = "5s"
-[sources.bluesky]
-handle = "chaos.bsky.social"
-app_password = "${{CHAOS_BLUESKY_PASSWORD}}"
-api_base = "{world.bluesky.base_url}"
-interval = "1s"
-timeout = "5s"
-[sources.mastodon]
-instance = "{world.mastodon.base_url}"
-access_token = "${{CHAOS_MASTODON_TOKEN}}"
-interval = "1s"
-timeout = "5s"
-[slack]
+{_fediverse(world)}[slack]
 token = "${{CHAOS_SLACK_TOKEN}}"
 channel = "#social"
 api_base = "{world.slack.api_url}"
@@ -584,6 +595,27 @@ interval = "2s"
 [jobs.dispatch]
 interval = "1s"
 {brands}"""
+
+
+def _fediverse(world: World) -> str:
+    """The config sections of the Bluesky and Mastodon emulators the world has."""
+    text_ = ""
+    if world.bluesky is not None:
+        text_ += f"""[sources.bluesky]
+handle = "chaos.bsky.social"
+app_password = "${{CHAOS_BLUESKY_PASSWORD}}"
+api_base = "{world.bluesky.base_url}"
+interval = "1s"
+timeout = "5s"
+"""
+    if world.mastodon is not None:
+        text_ += f"""[sources.mastodon]
+instance = "{world.mastodon.base_url}"
+access_token = "${{CHAOS_MASTODON_TOKEN}}"
+interval = "1s"
+timeout = "5s"
+"""
+    return text_
 
 
 @contextmanager
@@ -700,7 +732,8 @@ class Chaos:
     def drain(self) -> None:
         """No more faults; a graceful stop, then a final daemon until everything is done."""
         for emulator in (self.w.x, self.w.reddit, self.w.bluesky, self.w.mastodon, self.w.slack):
-            emulator.clear_faults()
+            if emulator is not None:
+                emulator.clear_faults()
         self.w.slack.clear_slow()
         self.watch.arm(None)
         if self.w.slack_back_at is not None:
