@@ -30,9 +30,12 @@ if TYPE_CHECKING:
 
     from listener.alerting import Alerting
     from listener.ops.metrics import Metrics
+    from listener.store.labels import SqlLabels
     from listener.store.outbox import SqlOutbox
     from listener.store.sql import SqlStore
     from listener.store.status import SqlStatus
+    from listener.store.trends import SqlTrendsReader
+    from listener.trends.report import ReportPlan
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +60,11 @@ class App:
         with the job queue's tables when ``[scale] engine = "procrastinate"``."""
         from listener.scale.schema import ensure_queue_schema, one_at_a_time
         from listener.store.db import ensure_schema
+        from listener.store.rollups import ensure_built
 
         with one_at_a_time(self.engine):
             ensure_schema(self.engine)
+            ensure_built(self.engine)  # once, after the migration that added the rollups
             if self.scaled_out:
                 ensure_queue_schema(self.engine, self.procrastinate.schema_manager.get_schema)
 
@@ -87,6 +92,20 @@ class App:
         scale = self.settings.scale
         jobs = Enqueuer(url=self.settings.storage.url, batch_size=scale.batch_size)
         return SqlStore(self.engine, on_queued=jobs.score, on_alerts=jobs.dispatch)
+
+    @cached_property
+    def trends(self) -> SqlTrendsReader:
+        """The analysts' query API (``listener.trends.query.TrendsReader``)."""
+        from listener.store.trends import SqlTrendsReader
+
+        return SqlTrendsReader(self.engine)
+
+    @cached_property
+    def labels(self) -> SqlLabels:
+        """Label overrides and rules (``listener.trends.query.LabelWriter``)."""
+        from listener.store.labels import SqlLabels
+
+        return SqlLabels(self.engine)
 
     @cached_property
     def outbox(self) -> SqlOutbox:
@@ -172,6 +191,7 @@ class App:
     @cached_property
     def alerting(self) -> Alerting:
         from listener.alerting import Alerting
+        from listener.store.watermarks import SqlWatermarks
 
         return Alerting.from_settings(
             self.settings,
@@ -179,6 +199,8 @@ class App:
             outbox=self.outbox,
             notifiers=self.notifiers,
             policies=self.policies,
+            trends=self.trends,
+            watermarks=SqlWatermarks(self.engine),
         )
 
     @cached_property
@@ -297,6 +319,51 @@ class App:
         counts = self.alerting.detect_spikes(utcnow())
         self.metrics.on_spikes(counts.get("spikes", 0))
         return counts
+
+    @cached_property
+    def report_plans(self) -> list[ReportPlan]:
+        """The scheduled report of each brand whose ``report.every`` is not 'off'."""
+        from listener.trends.report import ReportPlan
+
+        names = {b.name.casefold(): b.name for b in self.settings.brands}
+        plans = []
+        for brand in self.settings.brands:
+            report = self.settings.report_for(brand)
+            if report.every == "off":
+                continue
+            plans.append(
+                ReportPlan(
+                    brand=brand.name,
+                    every=report.every,
+                    hour=report.hour,
+                    weekday=report.weekday,
+                    channel=report.channel,
+                    competitors=tuple(names[c.casefold()] for c in brand.competitors),
+                    drivers=report.drivers,
+                )
+            )
+        return plans
+
+    def competitors(self, brand: str) -> list[str]:
+        """The configured competitors of ``brand`` (configured names)."""
+        names = {b.name.casefold(): b.name for b in self.settings.brands}
+        for b in self.settings.brands:
+            if b.name.casefold() == brand.casefold():
+                return [names[c.casefold()] for c in b.competitors]
+        return []
+
+    def reports(self) -> dict[str, int]:
+        """Queue each brand's due daily/weekly report in the outbox (once per period)."""
+        from listener.store.watermarks import SqlWatermarks
+        from listener.trends.report import queue_reports
+
+        return queue_reports(
+            self.trends,
+            self.outbox,
+            self.report_plans,
+            now=utcnow(),
+            marks=SqlWatermarks(self.engine),
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:

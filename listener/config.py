@@ -202,6 +202,18 @@ class OpsSettings(_Section):
     """/healthz turns 503 when a job has not succeeded for this long (or 3 intervals)."""
 
 
+class ReportSettings(_Section):
+    """The scheduled Slack summary of a brand: ``[reports]`` holds the defaults,
+    ``[[brands]] report = {...}`` overrides any of them for one brand."""
+
+    every: Literal["off", "daily", "weekly"] = "off"
+    hour: int = Field(default=8, ge=0, le=23)
+    """UTC hour at which the report of the period that just ended is sent."""
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    """Day of a weekly report."""
+    channel: str | None = None
+    """Slack channel; default: the brand's slack_channel, else [slack] channel."""
+    drivers: int = Field(default=5, ge=0, le=20)
 class ScaleSettings(_Section):
     """How work is spread over processes. ``engine = "local"`` (the default): one process does
     everything, on SQLite or PostgreSQL. ``engine = "procrastinate"`` (PostgreSQL only):
@@ -237,6 +249,10 @@ class BrandSettings(_Section):
     handles: list[NonEmpty] = Field(default_factory=list)
     notify: list[NonEmpty] | None = None
     """Names of the notifiers this brand's alerts go to; unset: every configured notifier."""
+    competitors: list[NonEmpty] = Field(default_factory=list)
+    """Configured brands to compare this one with (share of voice, trends --vs)."""
+    report: ReportSettings | None = None
+    """Per-brand overrides of ``[reports]``."""
 
     alerts: AlertSettings | None = None
     """Per-brand overrides of ``[alerts]``: only the keys written here replace the defaults."""
@@ -282,6 +298,7 @@ class Settings(_Section):
     alerts: AlertSettings = AlertSettings()
     jobs: JobsSettings = JobsSettings()
     ops: OpsSettings = OpsSettings()
+    reports: ReportSettings = ReportSettings()
     scale: ScaleSettings = ScaleSettings()
     brands: list[BrandSettings] = Field(default_factory=list)
 
@@ -307,7 +324,23 @@ class Settings(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"brand names must be unique, repeated: {dupes}")
+        known = {b.name.casefold() for b in self.brands}
+        for i, brand in enumerate(self.brands):
+            unknown = [c for c in brand.competitors if c.casefold() not in known]
+            if unknown:
+                raise ValueError(
+                    f"brands[{i}]({brand.name}).competitors: {unknown} are not configured "
+                    "brands (add them as [[brands]] so their mentions are collected)"
+                )
         return self
+
+    def report_for(self, brand: BrandSettings) -> ReportSettings:
+        """``[reports]`` with the brand's own ``report`` keys applied."""
+        if brand.report is None:
+            return self.reports
+        return self.reports.model_copy(
+            update={k: getattr(brand.report, k) for k in brand.report.model_fields_set}
+        )
 
     def sources(self) -> dict[str, Any]:
         """The configured sources' settings by kind."""

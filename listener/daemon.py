@@ -54,6 +54,7 @@ def build_jobs(app: App) -> list[Job]:
     jobs += [
         Job(id="score", func=app.score, interval=s.score.interval, stage="score"),
         Job(id="spikes", func=app.detect_spikes, interval=s.trends.interval, stage="spikes"),
+        Job(id="reports", func=app.reports, interval=s.trends.interval, stage="reports"),
         Job(id="dispatch", func=app.dispatch, interval=s.dispatch.interval, stage="dispatch"),
     ]
     return jobs
@@ -140,6 +141,7 @@ FOLLOW_UPS = {
     "collect": ("added", "score"),
     "score": ("alerts", "dispatch"),
     "spikes": ("spikes", "dispatch"),
+    "reports": ("queued", "dispatch"),
 }
 
 

@@ -3,8 +3,9 @@
 Starts the X, Reddit, Bluesky, Mastodon and Slack emulators on 127.0.0.1 with the bundled
 multilingual sample corpus, writes a config that points the real tweepy, praw, atproto,
 Mastodon.py and slack-sdk clients at them (SQLite and the bundled model), runs every job once
-and prints what an analyst and an on-call social media team would see: volumes, net sentiment
-over time, top complaints, the Slack alerts.
+and prints what an analyst and an on-call social media team would see: each brand's trend next
+to its competitor with share of voice, what drives its complaints, a PNG chart, the Slack
+alerts; and how to open the dashboard.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ query = '("Aurora Air" OR @AuroraAir OR #AuroraAir OR AuroraAir) -purifier -bore
 subreddits = ["travel", "aviation", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"]
 handles = ["AuroraAir"]
 slack_channel = "#aurora-air"
+competitors = ["Nordlys Mobile"]
 mastodon = { hashtags = ["AuroraAir"], mentions = true, access_token = "demo-mastodon-aurora" }
 
 [[brands]]
@@ -41,6 +43,7 @@ query = '("Nordlys Mobile" OR @NordlysMobile OR #NordlysMobile OR Nordlys) -fest
 subreddits = ["telecom", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"]
 handles = ["NordlysMobile"]
 slack_channel = "#nordlys-mobile"
+competitors = ["Aurora Air"]
 mastodon = { hashtags = ["NordlysMobile"], mentions = true, access_token = "demo-mastodon-nordlys" }
 """
 TOKENS = {
@@ -114,12 +117,6 @@ max_age = "6h"          # the sample spans 3 days: alert on the last hours only
 {BRANDS}"""
 
 
-def _bar(value: float, width: int = 20) -> str:
-    """A signed bar for net sentiment in [-100, 100]."""
-    filled = round(abs(value) / 100 * width)
-    return ("-" * filled).rjust(width) + "|" if value < 0 else " " * width + "|" + "+" * filled
-
-
 def run_demo(workdir: Path, echo: Callable[[str], None]) -> int:
     """Run the demo in ``workdir`` (its database is kept for `export` or `alerts list`)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +169,10 @@ def run_demo(workdir: Path, echo: Callable[[str], None]) -> int:
     echo(
         f"\nThe database and config stay in {workdir}; go on with e.g.\n"
         f"  listener --config {where} alerts list\n"
+        f"  listener --config {where} trends --brand 'Aurora Air' --since 3d --bucket hour\n"
+        f"  listener --config {where} report --brand 'Nordlys Mobile' --since 3d\n"
         f"  listener --config {where} export --brand 'Nordlys Mobile' --format csv\n"
+        f"  listener --config {where} dashboard    (then open http://127.0.0.1:8050/)\n"
         "(`once` on this config needs new emulators: run the demo again)"
     )
     failed = any(t["failed_jobs"] or t.every_source_failed for t in (totals, again))
@@ -229,32 +229,51 @@ def _lines(blocks: list[dict[str, Any]]) -> list[str]:
 
 
 def _report(app: App, slack: SlackEmulator, echo: Callable[[str], None]) -> None:
+    """What an analyst sees: each brand's trend next to its competitor, share of voice, the
+    drivers of its complaints (the trends API over the rollups), and the chart as a PNG."""
+    from listener.trends.chart import render_png
+    from listener.trends.render import to_table
+
     now = utcnow()
+    since, until = now - timedelta(days=3), now + timedelta(hours=1)
     for query in app.queries:
-        since = now - timedelta(days=3)
-        points = app.store.trend(
-            brand=query.brand, since=since, until=now + timedelta(hours=1), bucket_seconds=6 * 3600
-        )
-        volume = sum(p.volume for p in points)
-        scored = sum(p.scored for p in points) or 1
-        net = 100 * (sum(p.positive for p in points) - sum(p.negative for p in points)) / scored
-        echo(f"\n== {query.brand}: {volume} mentions in 3 days, net sentiment {net:+.0f}")
-        for p in points:
-            echo(
-                f"  {p.bucket_start:%a %H:%M}  {p.volume:4d} mentions  net {p.net_sentiment:+5.0f} "
-                f"{_bar(p.net_sentiment)}"
+        brands = [query.brand, *app.competitors(query.brand)]
+        trends = app.trends.trends(brands, since=since, until=until, bucket="hour")
+        share = app.trends.share_of_voice(brands, since=since, until=until)
+        echo(f"\n== {query.brand}: the last 3 days, hourly ==")
+        table = to_table(trends, share, filters={"sources": [], "languages": []})
+        for line in table.splitlines()[:8]:  # the summary with sparklines; `trends` shows all
+            echo("  " + line)
+        echo(
+            "  share of voice: "
+            + " · ".join(
+                f"{v.brand} {v.share:.0f}% (net {v.net_sentiment:+.0f})" for v in share.brands
             )
-        rows = [
-            r
-            for r in app.store.export(brand=query.brand, since=since)
-            if r.score and r.score.sentiment.label == "negative"
-        ]
-        rows.sort(key=lambda r: r.score.sentiment.anger if r.score else 0, reverse=True)
-        echo("  top complaints:")
-        for r in rows[:3]:
-            m = r.mention.mention
-            anger = r.score.sentiment.anger if r.score else 0
-            echo(f"   - anger {anger:.2f} {m.source}/@{m.author}: {m.text[:100]!r}")
+        )
+        drivers = app.trends.drivers(
+            query.brand,
+            since=now - timedelta(hours=12),
+            until=until,
+            baseline_since=since,
+            limit=5,
+            examples=1,
+        )
+        echo("  what drives complaints in the last 12 hours (vs the days before):")
+        for d in drivers or []:
+            example = d.examples[0] if d.examples else None
+            said = (
+                f" e.g. {example.source}/@{example.author}: {example.text[:70]!r}"
+                if example
+                else ""
+            )
+            echo(
+                f"   - “{d.term}” in {d.count} negative mentions (usually {d.baseline_count}){said}"
+            )
+        if not drivers:
+            echo("   (nothing rises against the baseline)")
+        path = app.settings.resolve(f"trends-{query.brand.replace(' ', '_')}.png")
+        render_png(trends, path, spikes=app.trends.spikes(query.brand, since=since, until=until))
+        echo(f"  chart: {path}")
     echo(f"\nSlack received {len(slack.messages)} messages:")
     for message in slack.messages[:8]:
         echo(f"  {message.channel}: {message.text[:110]!r}")

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from listener.domain import Alert, NewAlert, Sentiment, StoredMention
 from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable, NotifyUncertain
@@ -80,6 +81,7 @@ class Dispatcher:
         command_prefix: str = "listener",
         batch_size: int = 500,
         lease: timedelta = timedelta(seconds=60),
+        explain: Callable[[str, datetime, datetime], dict[str, Any]] | None = None,
     ) -> None:
         if notifiers is None:
             if notifier is None:
@@ -94,6 +96,8 @@ class Dispatcher:
         self._batch_size = batch_size
         self._lease = lease
         self._paused_until: dict[str, datetime] = {}
+        self._explain = explain
+        """(brand, start, end) -> what drove a storm, added to its digest's details."""
 
     @property
     def policies(self) -> Mapping[str, BrandPolicy]:
@@ -150,7 +154,7 @@ class Dispatcher:
                 alert=alert,
                 mention=mention,
                 sentiment=sentiment,
-                channel=policy.channel,
+                channel=alert.details.get("channel") or policy.channel,
                 examples=self._examples(alert),
                 command_prefix=self._command_prefix,
             )
@@ -300,7 +304,7 @@ class Dispatcher:
         return False
 
     def _examples(self, alert: Alert) -> list[StoredMention]:
-        if alert.kind != "digest":
+        if alert.kind not in ("digest", "spike"):
             return []
         ids = [int(i) for i in alert.details.get("examples", [])]
         found = {m.id: m for m in self._store.mentions(ids)} if ids else {}
@@ -338,6 +342,11 @@ class Dispatcher:
             + (f" after {recent:,} alerted in the last {window}" if recent else "")
             + f" (more than {policy.storm_threshold} per {window})"
         )
+        drove: dict[str, Any] = {}
+        if self._explain is not None:  # what the storm is about: its rising terms
+            start = storm.first_at - policy.storm_window
+            drove = self._explain(storm.brand, start, storm.last_at + timedelta(seconds=1))
+            drove.pop("examples", None)  # the digest's examples are its top alerts
         return NewAlert(
             kind="digest",
             brand=storm.brand,
@@ -349,6 +358,7 @@ class Dispatcher:
                 "by_source": dict(storm.by_source),
                 "first_at": storm.first_at.isoformat(),
                 "last_at": storm.last_at.isoformat(),
+                **drove,
             },
         )
 

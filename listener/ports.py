@@ -125,6 +125,10 @@ class ExportRow:
 
     mention: StoredMention
     score: Score | None
+    label_override: str | None = None
+    """The analysts' label (an override or a label rule), which wins over the score's."""
+    label_by: str | None = None
+    """Who set ``label_override`` ('rule:NAME' for a rule)."""
 
 
 class ScoreQueue(Protocol):

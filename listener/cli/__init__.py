@@ -72,6 +72,10 @@ def _register() -> None:
     for command in (check_config, once, run, db, export, demo, alerts, score, model, rescore):
         main.add_command(command)
     main.add_command(status)
+    from listener.cli.trends import COMMANDS as ANALYSTS
+
+    for command in ANALYSTS:
+        main.add_command(command)
     main.add_command(worker)
 
 

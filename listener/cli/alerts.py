@@ -68,7 +68,7 @@ def alerts() -> None:
     type=click.Choice(STATUSES),
     help="Only these statuses (repeatable).",
 )
-@click.option("--kind", type=click.Choice(["mention", "spike", "digest"]))
+@click.option("--kind", type=click.Choice(["mention", "spike", "digest", "report"]))
 @click.option("--brand")
 @click.option("--digest", "digest_id", type=ALERT_ID, help="The alerts folded into this digest.")
 @since_option()

@@ -33,7 +33,11 @@ EXPORT_COLUMNS = [
     "anger",
     "lang",
     "model",
+    "model_label",
+    "label_by",
 ]
+"""``label`` is the effective label (an analyst's override or a label rule wins, ``label_by``
+says whose); ``model_label`` is the model's own."""
 
 
 def since_option(default: str | None = None) -> Any:
@@ -154,7 +158,7 @@ def _flat(row: ExportRow) -> dict[str, Any]:
         "author": m.author,
         "url": m.url,
         "text": m.text,
-        "label": s.label if s else None,
+        "label": row.label_override or (s.label if s else None),
         **{
             k: (round(s.probabilities[k], 4) if s else None)
             for k in ("negative", "neutral", "positive")
@@ -162,6 +166,8 @@ def _flat(row: ExportRow) -> dict[str, Any]:
         "anger": round(s.anger, 4) if s else None,
         "lang": (s.lang if s and s.lang else m.lang),
         "model": row.score.model if row.score else None,
+        "model_label": s.label if s else None,
+        "label_by": row.label_by,
     }
 
 
@@ -177,7 +183,7 @@ def write_export(rows: Iterator[ExportRow], fmt: str, out: TextIO) -> int:
             writer.writerow(flat)
         else:
             probs = {k: flat.pop(k) for k in ("negative", "neutral", "positive")}
-            flat["probabilities"] = probs if flat["label"] else None
+            flat["probabilities"] = probs if flat["model_label"] else None
             out.write(json.dumps(flat, ensure_ascii=False) + "\n")
         count += 1
     return count

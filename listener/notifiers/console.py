@@ -20,7 +20,9 @@ class ConsoleNotifier:
         alert = message.alert
         stream = self._stream or sys.stdout
         head = f"[ALERT {alert.kind} #{alert.id}] {alert.brand}"
-        if alert.kind == "digest":
+        if alert.kind == "report":
+            body = " | ".join(str(line) for line in alert.details.get("lines", []))
+        elif alert.kind == "digest":
             body = f"{alert.details.get('count', len(message.examples))} angry mentions folded"
         elif message.mention is not None:
             m = message.mention.mention

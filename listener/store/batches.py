@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -30,7 +30,8 @@ from listener.errors import StoreError
 from listener.store.dialect import insert_for
 from listener.store.failures import detail
 from listener.store.limits import MAX_INT, MAX_LENGTHS, MIN_INT, unstorable
-from listener.store.schema import cursors, mentions, quarantine, score_queue
+from listener.store.rollups import apply, lock, mention_contributions
+from listener.store.schema import cursors, mention_brands, mentions, quarantine, score_queue
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,35 @@ def write_batch(
     return added
 
 
+def link_brand(conn: Connection, source: str, brand: str, external_ids: Sequence[str]) -> int:
+    """Record that the stored mentions (source, external_ids) belong to ``brand`` (a mention
+    found by two brands' queries belongs to both) and count the new links in the rollups.
+    Returns the number of new links."""
+    linked = 0
+    for chunk in chunks(sorted(set(external_ids))):
+        found = conn.execute(
+            select(mentions.c.id, mentions.c.created_at, mentions.c.lang).where(
+                mentions.c.source == source, mentions.c.external_id.in_(chunk)
+            )
+        ).all()
+        if not found:
+            continue
+        stmt = insert_for(conn, mention_brands).on_conflict_do_nothing(
+            index_elements=["mention_id", "brand"]
+        )
+        rows = [
+            {"mention_id": i, "brand": brand, "created_at": at, "source": source, "lang": lang}
+            for i, at, lang in found
+        ]
+        new = [
+            r.mention_id for r in conn.execute(stmt.returning(mention_brands.c.mention_id), rows)
+        ]
+        if new:
+            apply(conn, mention_contributions(conn, new, brand=brand))
+        linked += len(new)
+    return linked
+
+
 def _failed(engine: Engine, source: str, query: BrandQuery, exc: BaseException) -> StoreError:
     why = detail(exc, password=engine.url.password)
     return StoreError(f"could not store {source} batch for {query.brand!r}: {why}")
@@ -118,10 +148,12 @@ class _Writer:
     def all_at_once(
         self, conn: Connection, rows: Sequence[tuple[Mention, dict[str, Any]]], bad: list[Any]
     ) -> int:
+        lock(conn)  # rollups: the new mentions' volume is counted in this transaction
         ids: list[int] = []
         for chunk in chunks([row for _, row in rows]):
             ids += [r[0] for r in conn.execute(self._insert(conn), list(chunk))]
         self._finish(conn, bad, ids)
+        link_brand(conn, self.source, self.query.brand, [m.external_id for m, _ in rows])
         return len(ids)
 
     def row_by_row(
@@ -135,6 +167,7 @@ class _Writer:
         # A write first, so that SQLite's transaction is open before the first SAVEPOINT
         # (pysqlite begins it lazily, and a SAVEPOINT outside one would commit on release).
         self._save_cursor(conn)
+        lock(conn)
         ids: list[int] = []
         refused = []
         for mention, row in rows:
@@ -147,6 +180,7 @@ class _Writer:
                 reason = f"the database refused it: {detail(exc, password=password)}"
                 refused.append(_refused(self.source, self.query, mention, reason, self.now))
         self._finish(conn, bad + refused, ids)
+        link_brand(conn, self.source, self.query.brand, [m.external_id for m, _ in rows])
         return len(ids), refused
 
     def _insert(self, conn: Connection) -> Any:

@@ -32,6 +32,7 @@ from listener.domain import Alert, AlertKind, AlertStatus, NewAlert, as_utc, utc
 from listener.errors import ListenerError
 from listener.ports import Claim, Storm
 from listener.store.dialect import insert_for
+from listener.store.rollups import Tracker, alert_contributions, apply, lock
 from listener.store.schema import alerts, mentions
 from listener.store.storm import pending_due, storm_rows, summarize_storm
 
@@ -63,9 +64,12 @@ def insert_alert_ids(conn: Connection, new: Sequence[NewAlert], *, now: datetime
         }
         for a in new
     ]
+    lock(conn)  # the alert rollups (listener.store.rollups) follow in this transaction
     stmt = insert_for(conn, alerts).on_conflict_do_nothing(index_elements=["dedupe_key"])
     # RETURNING tells what was inserted on both databases (rowcount is unreliable here)
-    return [int(r[0]) for r in conn.execute(stmt.returning(alerts.c.id), rows)]
+    ids = [int(r[0]) for r in conn.execute(stmt.returning(alerts.c.id), rows)]
+    apply(conn, alert_contributions(conn, ids))
+    return ids
 
 
 def _alert(row: Row[Any]) -> Alert:
@@ -235,11 +239,7 @@ class SqlOutbox:
             if row is None:
                 raise ListenerError(f"no alert with id {alert_id} (see: listener alerts list)")
             targets = or_(alerts.c.id == alert_id, alerts.c.digest_id == alert_id)
-            conn.execute(
-                update(alerts)
-                .where(targets, alerts.c.acked_at.is_(None))
-                .values(acked_at=at, acked_by=by)
-            )
+            _track_acks(conn, and_(targets, alerts.c.acked_at.is_(None)), at=at, by=by)
             return _alert(conn.execute(select(alerts).where(alerts.c.id == alert_id)).one())
 
     def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
@@ -248,13 +248,9 @@ class SqlOutbox:
         mention_ids = select(mentions.c.id).where(
             mentions.c.source == source, mentions.c.external_id == external_id
         )
-        stmt = (
-            update(alerts)
-            .where(alerts.c.mention_id.in_(mention_ids), alerts.c.acked_at.is_(None))
-            .values(acked_at=at, acked_by=by)
-        )
+        where = and_(alerts.c.mention_id.in_(mention_ids), alerts.c.acked_at.is_(None))
         with self._engine.begin() as conn:
-            return conn.execute(stmt).rowcount
+            return _track_acks(conn, where, at=at, by=by)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -377,6 +373,22 @@ class SqlOutbox:
         )
         with self._engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
+
+
+def _track_acks(conn: Connection, where: Any, *, at: datetime, by: str) -> int:
+    """Record a first response on the alerts ``where`` selects, response-time rollups too."""
+    lock(conn)
+    ids = list(conn.execute(select(alerts.c.id).where(where)).scalars())
+    if not ids:
+        return 0
+    tracker = Tracker(conn, alert_ids=ids)
+    conn.execute(
+        update(alerts)
+        .where(alerts.c.id.in_(ids), alerts.c.acked_at.is_(None))
+        .values(acked_at=at, acked_by=by)
+    )
+    tracker.finish()
+    return len(ids)
 
 
 def _empty_stats() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, exists, func, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 
@@ -28,8 +28,10 @@ from listener.domain import (
 from listener.ports import ExportRow, SourceState
 from listener.store.batches import CHUNK, OnQueued, chunks, write_batch
 from listener.store.dialect import insert_for
+from listener.store.labels import SqlLabels, apply_rules_in, effective_overrides
 from listener.store.outbox import insert_alert_ids
 from listener.store.queue import SqlScoreQueue
+from listener.store.rollups import Tracker, lock
 from listener.store.rows import to_stored
 from listener.store.schema import alerts, cursors, mentions, quarantine, score_queue, scores
 
@@ -45,6 +47,14 @@ def _to_score(row: Row[Any]) -> Score:
     return Score(
         mention_id=m["mention_id"], model=m["model"], sentiment=sentiment, scored_at=m["scored_at"]
     )
+
+
+def _not_relabelled(conn: Connection, new: Sequence[NewAlert]) -> list[NewAlert]:
+    """``new`` without the mention alerts of mentions an override or rule labels otherwise
+    than negative (the analysts' label wins over the model's for alerts too)."""
+    ids = [a.mention_id for a in new if a.kind == "mention" and a.mention_id is not None]
+    labels = effective_overrides(conn, ids) if ids else {}
+    return [a for a in new if labels.get(a.mention_id or -1, "negative") == "negative"]
 
 
 class SqlStore(SqlScoreQueue):
@@ -136,15 +146,21 @@ class SqlStore(SqlScoreQueue):
             }
             for s in new_scores
         ]
+        scored_ids = [s.mention_id for s in new_scores]
         with self.engine.begin() as conn:
+            lock(conn)  # rollups: kept current in this transaction (listener.store.rollups)
+            tracker = Tracker(conn, mention_ids=scored_ids)
             added = 0
             for chunk in chunks(score_rows):
                 stmt = insert_for(conn, scores).on_conflict_do_nothing(
                     index_elements=["mention_id", "model"]
                 )
                 added += len(conn.execute(stmt.returning(scores.c.id), list(chunk)).all())
+            apply_rules_in(conn, scored_ids, at=now)
+            tracker.finish()
             if new_alerts:
-                alert_ids = insert_alert_ids(conn, new_alerts, now=now)
+                kept = _not_relabelled(conn, new_alerts)
+                alert_ids = insert_alert_ids(conn, kept, now=now) if kept else []
                 if alert_ids and self._on_alerts is not None:
                     self._on_alerts(conn, alert_ids)
             for ids in chunks(sorted(set(done))):
@@ -229,8 +245,12 @@ class SqlStore(SqlScoreQueue):
 
     def _with_scores(self, page: list[StoredMention]) -> Iterator[ExportRow]:
         latest = self.latest_scores([s.id for s in page]) if page else {}
+        overrides = SqlLabels(self.engine).overrides_of([s.id for s in page]) if page else {}
         for stored in page:
-            yield ExportRow(mention=stored, score=latest.get(stored.id))
+            label, by = overrides.get(stored.id, (None, None))
+            yield ExportRow(
+                mention=stored, score=latest.get(stored.id), label_override=label, label_by=by
+            )
 
     def trend(
         self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int
