@@ -11,9 +11,10 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -47,6 +48,11 @@ def _duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     return parse_duration(value, maximum=MAX_DURATION)
+
+
+def check_http_url(value: str) -> str:
+    """``value`` without a trailing slash; ValueError unless it is an http(s) URL."""
+    return _http_url(value)
 
 
 def _http_url(value: str) -> str:
@@ -100,8 +106,13 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 NonEmpty = Annotated[str, AfterValidator(_non_empty)]
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """Base of every settings model (plugins' too): unknown keys are errors, values frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
+
+
+_Section = Section
 
 
 class StorageSettings(_Section):
@@ -126,53 +137,6 @@ class ModelSettings(_Section):
         if bad:
             raise ValueError(f"label map values must be negative, neutral or positive, got {bad}")
         return value
-
-
-class TwitterSettings(_Section):
-    bearer_token: SecretStr
-    api_base: HttpUrl = "https://api.twitter.com"
-    interval: Duration = timedelta(minutes=1)
-    max_pages: int = Field(default=10, ge=1, le=100)
-    timeout: Duration = timedelta(seconds=20)
-
-
-class RedditSettings(_Section):
-    client_id: SecretStr
-    client_secret: SecretStr
-    user_agent: NonEmpty
-    api_base: HttpUrl = "https://oauth.reddit.com"
-    auth_base: HttpUrl = "https://www.reddit.com"
-    interval: Duration = timedelta(minutes=2)
-    limit: int = Field(default=100, ge=1, le=1000)
-    timeout: Duration = timedelta(seconds=20)
-
-
-class ReplaySettings(_Section):
-    paths: list[NonEmpty] = Field(min_length=1)
-    """JSONL files or glob patterns, relative to the config file's folder."""
-    interval: Duration = timedelta(minutes=1)
-    max_lines: int = Field(default=10_000, ge=1, le=10_000_000)
-
-
-SourceSettings = TwitterSettings | RedditSettings | ReplaySettings
-
-
-class SlackSettings(_Section):
-    token: SecretStr | None = None
-    webhook_url: SecretStr | None = None
-    channel: str | None = None
-    api_base: HttpUrl = "https://slack.com/api"
-    timeout: Duration = timedelta(seconds=10)
-
-    @model_validator(mode="after")
-    def _one_way_in(self) -> SlackSettings:
-        if (self.token is None) == (self.webhook_url is None):
-            raise ValueError("set exactly one of slack.token or slack.webhook_url")
-        if self.token is not None and not self.channel:
-            raise ValueError("slack.channel is required with slack.token")
-        if self.webhook_url is not None:
-            _http_url(self.webhook_url.get_secret_value())
-        return self
 
 
 class AlertSettings(_Section):
@@ -215,9 +179,16 @@ class JobSettings(_Section):
     batch_size: int = Field(default=256, ge=1, le=100_000)
 
 
+class DispatchJobSettings(JobSettings):
+    lease: Duration | None = None
+    """How long one delivery attempt may take before it is presumed lost (and an unanswered
+    post is left to settle before it is looked for); unset: twice the slowest notifier's
+    ``send_timeout`` plus 30 s."""
+
+
 class JobsSettings(_Section):
     score: JobSettings = JobSettings(interval=timedelta(seconds=30))
-    dispatch: JobSettings = JobSettings(interval=timedelta(seconds=10))
+    dispatch: DispatchJobSettings = DispatchJobSettings(interval=timedelta(seconds=10))
     trends: JobSettings = JobSettings(interval=timedelta(minutes=5))
 
 
@@ -232,16 +203,107 @@ class OpsSettings(_Section):
     """/healthz turns 503 when a job has not succeeded for this long (or 3 intervals)."""
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.casefold() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class DashboardSettings(_Section):
+    """``listener dashboard``: the read-only web dashboard (its one write, a label override,
+    needs the token)."""
+
+    host: NonEmpty = "127.0.0.1"
+    port: int = Field(default=8050, ge=0, le=65535)
+    token: SecretStr | None = None
+    """Write it as ``token = "${LISTENER_DASHBOARD_TOKEN}"``; required to bind beyond loopback
+    and to override labels."""
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+        return value
+
+    @model_validator(mode="after")
+    def _exposed(self) -> DashboardSettings:
+        if self.token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"dashboard.host {self.host!r} is reachable from other machines: set "
+                'dashboard.token (e.g. token = "${LISTENER_DASHBOARD_TOKEN}") or bind 127.0.0.1'
+            )
+        return self
+
+
+class ReportSettings(_Section):
+    """The scheduled Slack summary of a brand: ``[reports]`` holds the defaults,
+    ``[[brands]] report = {...}`` overrides any of them for one brand."""
+
+    every: Literal["off", "daily", "weekly"] = "off"
+    hour: int = Field(default=8, ge=0, le=23)
+    """UTC hour at which the report of the period that just ended is sent."""
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    """Day of a weekly report."""
+    channel: str | None = None
+    """Slack channel; default: the brand's slack_channel, else [slack] channel."""
+    drivers: int = Field(default=5, ge=0, le=20)
+
+
+class ScaleSettings(_Section):
+    """How work is spread over processes. ``engine = "local"`` (the default): one process does
+    everything, on SQLite or PostgreSQL. ``engine = "procrastinate"`` (PostgreSQL only):
+    ``listener worker`` processes run the score and dispatch jobs queued in the database, and
+    ``listener run --role scheduler`` collects (one leader at a time, the others stand by)."""
+
+    engine: Literal["local", "procrastinate"] = "local"
+    concurrency: int = Field(default=1, ge=1, le=64)
+    """Jobs one ``listener worker`` process runs at a time (scoring is CPU-bound: run one
+    worker process per core rather than raising this)."""
+    batch_size: int = Field(default=256, ge=1, le=10_000)
+    """Mentions per scoring job: a collected batch is cut into jobs of this size at enqueue."""
+    stalled_after: Duration = timedelta(seconds=30)
+    """A job whose worker sent no heartbeat for this long is retried (its worker died)."""
+    keep_finished: Duration = timedelta(hours=1)
+    """Finished jobs are deleted this long after they ended (in whole hours: less than an
+    hour deletes them at the next upkeep)."""
+    upkeep_interval: Duration = timedelta(seconds=10)
+    """How often the leader retries stalled jobs, prunes finished ones and enqueues work that
+    has no job yet (mentions queued before the switch, alerts due for a retry)."""
+    leader_poll: Duration = timedelta(seconds=1)
+    """How often a standby scheduler tries to become the leader."""
+
+
 class BrandSettings(_Section):
+    """One ``[[brands]]`` entry. Per-kind options are the plugins' own sections of the brand
+    (``[brands.reddit] subreddits = [...]``, ``[brands.slack] channel = "#x"``), validated by
+    their models and kept in ``options`` by section name."""
+
     name: NonEmpty
     query: NonEmpty
     languages: list[Annotated[str, AfterValidator(_language)]] = Field(default_factory=list)
-    subreddits: list[NonEmpty] = Field(default_factory=list)
     handles: list[NonEmpty] = Field(default_factory=list)
-    slack_channel: str | None = None
+    notify: list[NonEmpty] | None = None
+    """Names of the notifiers this brand's alerts go to; unset: every configured notifier."""
+    competitors: list[NonEmpty] = Field(default_factory=list)
+    """Configured brands to compare this one with (share of voice, trends --vs)."""
+    report: ReportSettings | None = None
+    """Per-brand overrides of ``[reports]``."""
 
     alerts: AlertSettings | None = None
     """Per-brand overrides of ``[alerts]``: only the keys written here replace the defaults."""
+
+    options: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    """The brand's plugin sections by name (set by the loader, never read from the file)."""
 
     @field_validator("query")
     @classmethod
@@ -254,21 +316,53 @@ class BrandSettings(_Section):
             raise ValueError(str(exc).split("query: ", 1)[-1]) from None
         return value
 
+    def option(self, name: str, kind: str | None = None) -> Any:
+        """The brand's section for plugin section ``name`` (else for its ``kind``), or None."""
+        found = self.options.get(name)
+        if found is None and kind is not None:
+            found = self.options.get(kind)
+        return found
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PluginSection:
+    """One configured source or notifier: its kind, its name and its validated settings."""
+
+    kind: str
+    name: str
+    settings: Any
+    where: str
+    """Where the file sets it (``twitter``, ``sources.twitter``, ``notifiers.ops``)."""
+
 
 class Settings(_Section):
+    """The whole config: core sections, plus the configured plugins' sections."""
+
     storage: StorageSettings = StorageSettings()
     model: ModelSettings = ModelSettings()
-    twitter: TwitterSettings | None = None
-    reddit: RedditSettings | None = None
-    replay: ReplaySettings | None = None
-    slack: SlackSettings | None = None
     alerts: AlertSettings = AlertSettings()
     jobs: JobsSettings = JobsSettings()
     ops: OpsSettings = OpsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    reports: ReportSettings = ReportSettings()
+    scale: ScaleSettings = ScaleSettings()
     brands: list[BrandSettings] = Field(default_factory=list)
 
+    source_sections: dict[str, PluginSection] = Field(default_factory=dict, exclude=True)
+    """Configured sources by kind (``[sources.KIND]``, or a top-level ``[KIND]`` as before)."""
+    notifier_sections: dict[str, PluginSection] = Field(default_factory=dict, exclude=True)
+    """Configured notifiers by name (``[notifiers.NAME]``, or a top-level ``[KIND]``)."""
     source_path: Path | None = Field(default=None, exclude=True)
     """The file these settings came from (relative paths in it are resolved against its folder)."""
+
+    @model_validator(mode="after")
+    def _scale(self) -> Settings:
+        if self.scale.engine == "procrastinate" and not self.storage.url.startswith("postgresql"):
+            raise ValueError(
+                'scale.engine = "procrastinate" needs PostgreSQL: storage.url must be a '
+                "postgresql:// URL (the job queue lives in that database)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _brands(self) -> Settings:
@@ -276,22 +370,31 @@ class Settings(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"brand names must be unique, repeated: {dupes}")
-        from listener.query import parse, to_reddit, to_twitter
-
-        for i, brand in enumerate(self.brands):  # what X or Reddit cannot search, said now
-            try:
-                if self.twitter is not None:
-                    to_twitter(parse(brand.query), brand.languages, brand=brand.name)
-                if self.reddit is not None:
-                    to_reddit(parse(brand.query, brand=brand.name))
-            except ConfigError as exc:
-                raise ValueError(f"brands[{i}]({brand.name}).query: {exc}") from None
+        known = {b.name.casefold() for b in self.brands}
+        for i, brand in enumerate(self.brands):
+            unknown = [c for c in brand.competitors if c.casefold() not in known]
+            if unknown:
+                raise ValueError(
+                    f"brands[{i}]({brand.name}).competitors: {unknown} are not configured "
+                    "brands (add them as [[brands]] so their mentions are collected)"
+                )
         return self
 
-    def sources(self) -> dict[str, SourceSettings]:
-        """The configured collector sections by kind (the collector module's name)."""
-        found = {"twitter": self.twitter, "reddit": self.reddit, "replay": self.replay}
-        return {kind: section for kind, section in found.items() if section is not None}
+    def report_for(self, brand: BrandSettings) -> ReportSettings:
+        """``[reports]`` with the brand's own ``report`` keys applied."""
+        if brand.report is None:
+            return self.reports
+        return self.reports.model_copy(
+            update={k: getattr(brand.report, k) for k in brand.report.model_fields_set}
+        )
+
+    def sources(self) -> dict[str, Any]:
+        """The configured sources' settings by kind."""
+        return {kind: section.settings for kind, section in self.source_sections.items()}
+
+    def notifiers(self) -> dict[str, PluginSection]:
+        """The configured notifiers by name."""
+        return dict(self.notifier_sections)
 
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the config file's folder."""
@@ -299,6 +402,27 @@ class Settings(_Section):
         if candidate.is_absolute() or self.source_path is None:
             return candidate
         return self.source_path.parent / candidate
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # before plugins, every kind was a field (``settings.twitter``): still readable
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                if name.startswith("_"):
+                    raise
+                sections = self.__dict__.get("source_sections", {})
+                if name in sections:
+                    return sections[name].settings
+                notifiers = self.__dict__.get("notifier_sections", {})
+                if name in notifiers:
+                    return notifiers[name].settings
+                from listener import plugins
+
+                if plugins.source(name) is not None or plugins.notifier(name) is not None:
+                    return None
+                raise
 
 
 def _key(path: str, key: str | int) -> str:
@@ -428,11 +552,20 @@ def parse_settings(
     _check_shape(data, file)
     used: dict[str, str] = {}
     expanded = _expand(data, "", os.environ if env is None else env, file, used)
+    from listener.sections import Sections
+
+    sections = Sections(expanded)
+    errors = sections.errors(data)
     try:
-        settings = Settings.model_validate(expanded)
+        settings = Settings.model_validate(sections.core)
     except ValidationError as exc:
-        details = "; ".join(_describe(e, data) for e in exc.errors())
-        raise ConfigError(_hide(f"{file}: {details}", used)) from None
+        errors = [_describe(e, data) for e in exc.errors()] + errors
+    if errors:
+        raise ConfigError(_hide(f"{file}: {'; '.join(errors)}", used))
+    settings = sections.apply(settings)
+    problems = sections.check_queries(settings)
+    if problems:
+        raise ConfigError(_hide(f"{file}: {'; '.join(problems)}", used))
     return settings
 
 
@@ -458,9 +591,29 @@ def load_settings(path: Path, *, env: Mapping[str, str] | None = None) -> Settin
     if prefix.startswith("sqlite") and rest and not rest.startswith(("/", ":memory:")):
         storage = StorageSettings(url=f"{prefix}:///{resolve(rest, 'storage.url')}")
         settings = settings.model_copy(update={"storage": storage})
-    if settings.replay is not None:
-        paths = [resolve(p, f"replay.paths[{i}]") for i, p in enumerate(settings.replay.paths)]
-        settings = settings.model_copy(
-            update={"replay": settings.replay.model_copy(update={"paths": paths})}
-        )
-    return settings
+    return settings_with_paths(settings, resolve)
+
+
+def settings_with_paths(settings: Settings, resolve: Any) -> Settings:
+    """``settings`` with the relative paths of plugin sections resolved: a section model that
+    has ``resolve_paths(resolve)`` gets ``resolve(value, key)`` for each of its paths."""
+    from listener.sections import with_paths
+
+    return with_paths(settings, resolve)
+
+
+_MOVED = {
+    "TwitterSettings": "listener.collectors.twitter",
+    "RedditSettings": "listener.collectors.reddit",
+    "ReplaySettings": "listener.collectors.replay",
+    "SlackSettings": "listener.notifiers.slack",
+}
+"""Settings models that moved into their plugin's module; importable from here as before."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

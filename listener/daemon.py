@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from listener.app import App
 from listener.domain import utcnow
+from listener.pipeline import StageResult
 
 if TYPE_CHECKING:
     from listener.ops.health import Monitor
@@ -36,6 +37,8 @@ class Job:
     func: Callable[[], Any]
     interval: timedelta
     stage: str
+    then: str | None = None
+    """The job this one feeds: woken at once when the result's ``produced`` is above 0."""
 
 
 def build_jobs(app: App) -> list[Job]:
@@ -46,14 +49,28 @@ def build_jobs(app: App) -> list[Job]:
             func=partial(app.collect, kind, query.brand),
             interval=section.interval,
             stage="collect",
+            then="score",
         )
         for kind, section in app.settings.sources().items()
         for query in app.queries
     ]
     s = app.settings.jobs
     jobs += [
-        Job(id="score", func=app.score, interval=s.score.interval, stage="score"),
-        Job(id="spikes", func=app.detect_spikes, interval=s.trends.interval, stage="spikes"),
+        Job(id="score", func=app.score, interval=s.score.interval, stage="score", then="dispatch"),
+        Job(
+            id="spikes",
+            func=app.detect_spikes,
+            interval=s.trends.interval,
+            stage="spikes",
+            then="dispatch",
+        ),
+        Job(
+            id="reports",
+            func=app.reports,
+            interval=s.trends.interval,
+            stage="reports",
+            then="dispatch",
+        ),
         Job(id="dispatch", func=app.dispatch, interval=s.dispatch.interval, stage="dispatch"),
     ]
     return jobs
@@ -115,8 +132,7 @@ def run_once(app: App) -> OnceTotals:
     """Every job once, in pipeline order; the score job drains the backlog. Returns totals."""
     totals = OnceTotals()
     for job in build_jobs(app):
-        func = partial(app.score, max_batches=1_000_000) if job.id == "score" else job.func
-        result = run_job(dataclasses.replace(job, func=func))
+        result = run_job(job)
         error, skipped = getattr(result, "error", None), getattr(result, "skipped_until", None)
         if result is None:
             totals["failed_jobs"] += 1
@@ -135,17 +151,10 @@ def run_once(app: App) -> OnceTotals:
     return totals
 
 
-# A stage that produced work wakes the next one at once, so an angry mention reaches Slack
-# seconds after the poll that stored it instead of waiting for the next intervals.
-FOLLOW_UPS = {
-    "collect": ("added", "score"),
-    "score": ("alerts", "dispatch"),
-    "spikes": ("spikes", "dispatch"),
-}
-
-
 class Chain:
-    """Runs jobs for the scheduler and wakes the follow-up job when a stage produced work.
+    """Runs jobs for the scheduler and wakes the job a stage feeds (``Job.then``) when its
+    typed result says it produced work (``StageResult.produced``), so an angry mention reaches
+    the team seconds after the poll that stored it instead of waiting for the next intervals.
 
     A follow-up that is running when woken is woken again when it ends, so work committed
     while it ran is never left for its next interval. After ``close`` nothing is woken.
@@ -168,9 +177,8 @@ class Chain:
                 self._running.discard(job.id)
                 again = job.id in self._again
                 self._again.discard(job.id)
-        follow = FOLLOW_UPS.get(job.stage)
-        if follow and counts_of(result).get(follow[0], 0) > 0:
-            self.wake(follow[1])
+        if job.then is not None and isinstance(result, StageResult) and result.produced > 0:
+            self.wake(job.then)
         if again:
             self.wake(job.id)
         return result
@@ -192,21 +200,45 @@ class Chain:
             self._closed = True
 
 
-def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = None) -> None:
+class _NoSkipNotices(logging.Filter):
+    """Drops APScheduler's warning that a job's interval came while it still ran: the score
+    job drains a backlog for longer than its interval on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def run_forever(
+    app: App,
+    *,
+    max_workers: int = 4,
+    monitor: Monitor | None = None,
+    jobs: list[Job] | None = None,
+) -> None:
     """Run the scheduler until SIGTERM or SIGINT; the running jobs finish first. A ``monitor``
-    observes every job run (metrics, health) and is told whether the scheduler runs."""
+    observes every job run (metrics, health) and is told whether the scheduler runs. ``jobs``:
+    these instead of ``build_jobs(app)`` (a scale-out scheduler runs only some)."""
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers import SchedulerNotRunningError
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    skip_notices = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _NoSkipNotices) for f in skip_notices.filters):
+        skip_notices.addFilter(_NoSkipNotices())
     scheduler = BlockingScheduler(
         timezone="UTC",
         executors={"default": ThreadPoolExecutor(max_workers=max_workers)},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
     )
-    chain = Chain(lambda job_id: scheduler.modify_job(job_id, next_run_time=utcnow()))
+    jobs = build_jobs(app) if jobs is None else jobs
+    scheduled = {j.id for j in jobs}
+
+    def wake(job_id: str) -> None:
+        if job_id in scheduled:  # a scale-out scheduler has no score or dispatch job
+            scheduler.modify_job(job_id, next_run_time=utcnow())
+
+    chain = Chain(wake)
     now = utcnow()
-    jobs = build_jobs(app)
     if monitor is not None:
         jobs = [dataclasses.replace(j, func=monitor.wrap(j.id, j.interval, j.func)) for j in jobs]
         monitor.health.attach(lambda: scheduler.running)
@@ -222,6 +254,7 @@ def run_forever(app: App, *, max_workers: int = 4, monitor: Monitor | None = Non
         )
 
     def shutdown() -> None:
+        app.stopping.set()  # a score job draining a backlog stops after its current batch
         chain.close()
         with suppress(SchedulerNotRunningError):  # a second signal: already stopping
             scheduler.shutdown(wait=True)  # the jobs already running complete first

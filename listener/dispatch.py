@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from listener.domain import Alert, NewAlert, Sentiment, StoredMention
 from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable, NotifyUncertain
@@ -32,9 +34,10 @@ from listener.ports import (
     AlertMessage,
     CheckingNotifier,
     Claim,
+    DeliveryOutbox,
+    MentionReader,
     Notifier,
-    Outbox,
-    Store,
+    ScoreReader,
     Storm,
 )
 from listener.rules import BrandPolicy
@@ -49,6 +52,11 @@ UNANSWERED_IN_A_ROW = 2
 """Unanswered posts in a row that end a run (Slack is slow for everyone, not for one alert)."""
 
 
+class DispatchReads(MentionReader, ScoreReader, Protocol):
+    """What dispatch reads from the store: the alerts' mentions (and, for alerts written
+    before alerts recorded their score, the latest score)."""
+
+
 def backoff(attempts: int, policy: BrandPolicy) -> timedelta:
     """Delay before the next try after ``attempts`` failed ones: initial × 2^attempts, capped."""
     delay = policy.retry_initial * (2 ** min(attempts, 20))
@@ -56,34 +64,46 @@ def backoff(attempts: int, policy: BrandPolicy) -> timedelta:
 
 
 class Dispatcher:
-    """Sends due alerts; one instance per process (it remembers a Retry-After pause).
+    """Sends due alerts; one instance per process (it remembers Retry-After pauses).
+
+    Each brand's alerts go to the notifiers its policy names (``notify``; none named: all of
+    them). With several, each one's success is recorded on the row (``mark_delivered``), so a
+    retry goes to the others only; a notifier that is down (retryable error, Retry-After) is
+    left out of the rest of the run while the others go on.
 
     ``lease`` bounds one attempt: longer than a post can take (twice the client timeout and
-    some), it is also how long an unanswered post is left to settle in Slack before it is
-    looked for there.
+    some), it is also how long an unanswered post is left to settle before it is looked for.
     """
 
     def __init__(
         self,
         *,
-        store: Store,
-        outbox: Outbox,
-        notifier: Notifier,
+        store: DispatchReads,
+        outbox: DeliveryOutbox,
+        notifier: Notifier | None = None,
+        notifiers: Mapping[str, Notifier] | None = None,
         policies: Mapping[str, BrandPolicy],
         default_policy: BrandPolicy | None = None,
         command_prefix: str = "listener",
         batch_size: int = 500,
         lease: timedelta = timedelta(seconds=60),
+        explain: Callable[[str, datetime, datetime], dict[str, Any]] | None = None,
     ) -> None:
+        if notifiers is None:
+            if notifier is None:
+                raise ValueError("Dispatcher needs a notifier or notifiers")
+            notifiers = {"default": notifier}
         self._store = store
         self._outbox = outbox
-        self._notifier = notifier
+        self._notifiers = dict(notifiers)
         self._policies = dict(policies)
         self._default = default_policy or BrandPolicy(brand="")
         self._command_prefix = command_prefix
         self._batch_size = batch_size
         self._lease = lease
-        self._paused_until: datetime | None = None
+        self._paused_until: dict[str, datetime] = {}
+        self._explain = explain
+        """(brand, start, end) -> what drove a storm, added to its digest's details."""
 
     @property
     def policies(self) -> Mapping[str, BrandPolicy]:
@@ -94,97 +114,163 @@ class Dispatcher:
         """The brand's policy, or the ``[alerts]`` defaults for a brand not configured."""
         return self._policies.get(brand) or self._default
 
-    def run(self, now: datetime) -> dict[str, int]:
-        """One dispatch pass; returns the ``COUNTS``."""
+    def route(self, alert: Alert) -> list[str]:
+        """The notifiers ``alert`` goes to: its brand's ``notify``, else every notifier."""
+        named = [n for n in self.policy(alert.brand).notify if n in self._notifiers]
+        return named or list(self._notifiers)
+
+    def run(self, now: datetime, *, ids: Sequence[int] | None = None) -> dict[str, int]:
+        """One dispatch pass over the due alerts (those of ``ids`` only, when given: each is
+        claimed first, so concurrent passes never send one twice); returns the ``COUNTS``."""
         counts: Counter[str] = Counter(dict.fromkeys(COUNTS, 0))
-        if self._paused_until is not None and now < self._paused_until:
+        down = {n for n, until in self._paused_until.items() if now < until}
+        self._paused_until = {n: self._paused_until[n] for n in down}
+        if down >= set(self._notifiers):
             counts["paused"] = 1
             return dict(counts)
-        self._paused_until = None
         stormy = self._storm_control(now, counts)
         outgoing = [
             a
-            for a in self._outbox.due(now, self._batch_size)
+            for a in self._outbox.due(now, self._batch_size, ids=ids)
             if not (a.kind == "mention" and a.status == "pending" and a.brand in stormy)
         ]  # a mention stored since its brand's storm was folded waits for the next digest
         mention_ids = [a.mention_id for a in outgoing if a.mention_id is not None]
         mentions = {m.id: m for m in self._store.mentions(mention_ids)} if mention_ids else {}
-        scores = self._store.latest_scores(mention_ids) if mention_ids else {}
+        unrecorded = [
+            a.mention_id
+            for a in outgoing
+            if a.mention_id is not None and "sentiment" not in a.details
+        ]  # alerts written before the score was recorded on the row
+        scores = self._store.latest_scores(unrecorded) if unrecorded else {}
         unanswered = 0
         for alert in outgoing:
+            done = {str(n) for n in alert.details.get("delivered_to", [])}
+            remaining = [n for n in self.route(alert) if n not in done]
+            if remaining and all(n in down for n in remaining):
+                continue  # its notifiers are down: left for a later run, no attempt counted
             claim = self._outbox.claim(alert.id, now=now, lease=self._lease)
             if claim is None:
                 continue
-            sentiment: Sentiment | None = None
-            if alert.mention_id is not None and alert.mention_id in scores:
+            mention = mentions.get(alert.mention_id) if alert.mention_id is not None else None
+            sentiment = recorded_sentiment(alert)
+            if sentiment is None and alert.mention_id in scores:
                 sentiment = scores[alert.mention_id].sentiment
+            policy = self.policy(alert.brand)
             message = AlertMessage(
                 alert=alert,
-                mention=mentions.get(alert.mention_id) if alert.mention_id is not None else None,
+                mention=mention,
                 sentiment=sentiment,
-                channel=self.policy(alert.brand).channel,
+                channel=alert.details.get("channel") or policy.channel,
                 examples=self._examples(alert),
                 command_prefix=self._command_prefix,
             )
-            outcome = self._deliver(claim, message, now, counts)
+            outcome = self._deliver(claim, message, remaining, now, counts, down)
             unanswered = unanswered + 1 if outcome == "unanswered" else 0
             if outcome == "stop" or unanswered >= UNANSWERED_IN_A_ROW:
+                break
+            if down >= set(self._notifiers):
                 break
         return dict(counts)
 
     def _deliver(
-        self, claim: Claim, message: AlertMessage, now: datetime, counts: Counter[str]
+        self,
+        claim: Claim,
+        message: AlertMessage,
+        remaining: list[str],
+        now: datetime,
+        counts: Counter[str],
+        down: set[str],
     ) -> str:
-        """Deliver one claimed alert and record the outcome: 'ok', 'unanswered' or 'stop'."""
+        """Deliver one claimed alert to its remaining notifiers and record the outcome: 'ok',
+        'unanswered' or 'stop'."""
         alert = message.alert
-        if claim.in_doubt:
+        several = len(self.route(alert)) > 1
+        recovered_all = bool(remaining)
+        permanent: list[str] = []
+        uncertain: tuple[str, NotifyError] | None = None
+        retry: tuple[str, NotifyError, bool] | None = None
+        for name in remaining:
+            if name in down:
+                retry = retry or (name, NotifyRetryable(f"{name} is unavailable"), False)
+                continue
+            options = self.policy(alert.brand).options.get(name)
+            own = replace(message, options=options)
+            outcome, exc = self._attempt(self._notifiers[name], own, claim.in_doubt)
+            prefix = f"{name}: " if several else ""
+            if outcome in ("sent", "recovered"):
+                recovered_all = recovered_all and outcome == "recovered"
+                if several:
+                    self._outbox.mark_delivered(claim, name)
+                continue
+            recovered_all = False
+            assert exc is not None
+            if outcome == "permanent":
+                permanent.append(f"{prefix}{exc}")
+            elif outcome == "uncertain":
+                uncertain = uncertain or (name, exc)
+            else:
+                down.add(name)
+                retry = retry or (name, exc, outcome == "check")
+        if permanent:
+            self._outbox.mark_failed(claim, error="; ".join(permanent))
+            counts["failed"] += 1
+            log.warning("alert %s failed for good: %s", alert.id, "; ".join(permanent))
+            return "ok"
+        if uncertain is not None:
+            gave_up = self._later(
+                claim, alert, now, uncertain[1], counts, in_doubt=True, name=uncertain[0]
+            )
+            return "stop" if gave_up else "unanswered"
+        if retry is not None:
+            self._later(claim, alert, now, retry[1], counts, in_doubt=retry[2], name=retry[0])
+            return "stop" if down >= set(self._notifiers) else "ok"
+        self._outbox.mark_sent(claim, now)
+        counts["recovered" if recovered_all else "sent"] += 1
+        return "ok"
+
+    def _attempt(
+        self, notifier: Notifier, message: AlertMessage, in_doubt: bool
+    ) -> tuple[str, NotifyError | None]:
+        """One notifier, one alert: 'sent', 'recovered' (found already delivered), 'permanent',
+        'uncertain', 'retry' or 'check' (could not check an in-doubt attempt now)."""
+        if in_doubt:
             try:
-                found = self._already_delivered(message)
+                found = self._already_delivered(notifier, message)
             except NotifyRetryable as exc:
-                self._later(claim, alert, now, exc, counts, in_doubt=True)
-                return "stop"
+                return "check", exc
             except NotifyPermanent:
                 found = False  # e.g. no channel for the brand: the post below says so
             if found:
-                self._outbox.mark_sent(claim, now)
-                counts["recovered"] += 1
                 log.info(
-                    "alert %s was already in Slack (its answer was lost): not posted again",
-                    alert.id,
+                    "alert %s was already delivered (its answer was lost): not sent again",
+                    message.alert.id,
                 )
-                return "ok"
+                return "recovered", None
         try:
-            self._notifier.send(message)
+            notifier.send(message)
         except NotifyPermanent as exc:
-            self._outbox.mark_failed(claim, error=str(exc))
-            counts["failed"] += 1
-            log.warning("alert %s failed for good: %s", alert.id, exc)
-            return "ok"
+            return "permanent", exc
         except NotifyUncertain as exc:
-            gave_up = self._later(claim, alert, now, exc, counts, in_doubt=True)
-            return "stop" if gave_up else "unanswered"
+            return "uncertain", exc
         except NotifyError as exc:
-            self._later(claim, alert, now, exc, counts, in_doubt=False)
-            return "stop"
-        self._outbox.mark_sent(claim, now)
-        counts["sent"] += 1
-        return "ok"
+            return "retry", exc
+        return "sent", None
 
-    def _already_delivered(self, message: AlertMessage) -> bool:
-        """For an alert whose last attempt got no answer: is it in Slack already? Raises
-        NotifyRetryable when Slack cannot be asked now."""
-        if not isinstance(self._notifier, CheckingNotifier):
+    def _already_delivered(self, notifier: Notifier, message: AlertMessage) -> bool:
+        """For an alert whose last attempt got no answer: is it delivered already? Raises
+        NotifyRetryable when the notifier cannot be asked now."""
+        if not isinstance(notifier, CheckingNotifier):
             log.warning(
                 "alert %s: an earlier attempt got no answer and this notifier cannot check; "
-                "posting again (it may show twice)",
+                "sending again (it may show twice)",
                 message.alert.id,
             )
             return False
-        found = self._notifier.delivered(message)
+        found = notifier.delivered(message)
         if found is None:
             log.warning(
-                "alert %s: an earlier attempt got no answer and Slack cannot be asked; "
-                "posting again (it may show twice)",
+                "alert %s: an earlier attempt got no answer and it cannot be looked up; "
+                "sending again (it may show twice)",
                 message.alert.id,
             )
         return bool(found)
@@ -198,6 +284,7 @@ class Dispatcher:
         counts: Counter[str],
         *,
         in_doubt: bool,
+        name: str,
     ) -> bool:
         """Schedule the next try of an alert that was not (or maybe not) delivered; True when
         it was given up instead."""
@@ -209,10 +296,10 @@ class Dispatcher:
         retry_after = exc.retry_after if isinstance(exc, NotifyRetryable) else None
         if retry_after is not None:
             delay = timedelta(seconds=retry_after)
-            self._paused_until = now + delay
+            self._paused_until[name] = now + delay
         else:
             delay = backoff(alert.attempts, policy)
-        if in_doubt:  # leave Slack time to record a late post before it is looked for
+        if in_doubt:  # leave the receiver time to record a late post before it is looked for
             delay = max(delay, self._lease)
             self._outbox.mark_uncertain(claim, next_attempt_at=now + delay, error=str(exc))
             counts["unanswered" if isinstance(exc, NotifyUncertain) else "retried"] += 1
@@ -223,7 +310,7 @@ class Dispatcher:
         return False
 
     def _examples(self, alert: Alert) -> list[StoredMention]:
-        if alert.kind != "digest":
+        if alert.kind not in ("digest", "spike"):
             return []
         ids = [int(i) for i in alert.details.get("examples", [])]
         found = {m.id: m for m in self._store.mentions(ids)} if ids else {}
@@ -261,6 +348,11 @@ class Dispatcher:
             + (f" after {recent:,} alerted in the last {window}" if recent else "")
             + f" (more than {policy.storm_threshold} per {window})"
         )
+        drove: dict[str, Any] = {}
+        if self._explain is not None:  # what the storm is about: its rising terms
+            start = storm.first_at - policy.storm_window
+            drove = self._explain(storm.brand, start, storm.last_at + timedelta(seconds=1))
+            drove.pop("examples", None)  # the digest's examples are its top alerts
         return NewAlert(
             kind="digest",
             brand=storm.brand,
@@ -272,9 +364,28 @@ class Dispatcher:
                 "by_source": dict(storm.by_source),
                 "first_at": storm.first_at.isoformat(),
                 "last_at": storm.last_at.isoformat(),
-                "command": f"{self._command_prefix} alerts list --digest DIGEST_ID",
+                **drove,
             },
         )
+
+
+def recorded_sentiment(alert: Alert) -> Sentiment | None:
+    """The score that fired ``alert``, as recorded on the row when it was created (None for
+    rows written before scores were recorded there, and for spikes and digests)."""
+    found = alert.details.get("sentiment")
+    if not isinstance(found, Mapping):
+        return None
+    try:
+        probabilities = {str(k): float(v) for k, v in dict(found["probabilities"]).items()}
+        lang = found.get("lang")
+        return Sentiment(
+            label=found["label"],
+            probabilities=probabilities,
+            anger=float(found["anger"]),
+            lang=str(lang) if lang else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _words(delta: timedelta) -> str:

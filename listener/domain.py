@@ -13,7 +13,7 @@ from typing import Any, Literal
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
 
-AlertKind = Literal["mention", "spike", "digest"]
+AlertKind = Literal["mention", "spike", "digest", "report"]
 AlertStatus = Literal["pending", "sending", "sent", "failed", "digested"]
 """Delivery state. 'sending': claimed by a dispatcher (lease in next_attempt_at). Handling (ack or
 the brand's reply) is recorded apart, in acked_at/acked_by, whatever the delivery state."""
@@ -39,8 +39,13 @@ class BrandQuery:
     query: str
     languages: tuple[str, ...] = ()
     subreddits: tuple[str, ...] = ()
+    """Deprecated: Reddit reads its ``options`` (``[brands.reddit] subreddits``); kept so that
+    code building a BrandQuery by hand keeps working."""
     handles: tuple[str, ...] = ()
     """The brand's own accounts (without @): their replies count as a first response."""
+    options: Any = None
+    """The brand's section for the collecting source (``[brands.KIND]``), as the source
+    plugin's ``brand_options`` model validated it; None when the brand has none."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,6 +68,10 @@ class Mention:
     engagement: int = 0
     in_reply_to: str | None = None
     """external_id of the mention this one answers, when the platform says so."""
+    repost_of: str | None = None
+    """external_id (same source) of the post this one repeats: a retweet, a crosspost, or an
+    exact copy of an earlier mention's text. A repost never alerts; its reach counts toward
+    the original's."""
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -169,10 +178,33 @@ class TrendPoint:
     neutral: int
     positive: int
     angry: int = 0
+    anger_sum: float = 0.0
+    """Sum of the model's anger over the scored mentions (mean = anger_sum / scored)."""
+    reach: int = 0
+    """Reach-weighted volume: the authors' followers summed over the mentions."""
+    alerts: int = 0
+    """Mention and spike alerts raised in the bucket."""
+    responded: int = 0
+    """Alerts of the bucket that got a first response (ack or the brand's reply)."""
+    response_seconds: float = 0.0
+    """Sum of those first-response times (mean = response_seconds / responded)."""
 
     @property
     def scored(self) -> int:
         return self.negative + self.neutral + self.positive
+
+    @property
+    def mean_anger(self) -> float:
+        return self.anger_sum / self.scored if self.scored else 0.0
+
+    @property
+    def negative_share(self) -> float:
+        """% of the scored mentions that are negative; 0 when none."""
+        return 100.0 * self.negative / self.scored if self.scored else 0.0
+
+    @property
+    def mean_response_seconds(self) -> float | None:
+        return self.response_seconds / self.responded if self.responded else None
 
     @property
     def net_sentiment(self) -> float:

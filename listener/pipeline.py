@@ -8,24 +8,46 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
-from listener.domain import BrandQuery, Mention, NewAlert, Score, Sentiment, StoredMention
+from listener.domain import BrandQuery, Mention
 from listener.errors import AuthError, RateLimited, SourceUnavailable
-from listener.ports import Collector, Outbox, Scorer, Store
+from listener.ports import Collector, CollectStore, ReplyRecorder, Scorer, ScoreStore
+from listener.reposts import mark_copies
 from listener.rules import normalize_handle
+from listener.stages.score import MentionRule, ScoreResult, ScoreStage
+
+__all__ = [
+    "CollectResult",
+    "MentionRule",
+    "ScoreResult",
+    "backoff",
+    "collect_once",
+    "score_pending",
+]
 
 log = logging.getLogger(__name__)
 
-MentionRule = Callable[[StoredMention, Sentiment], NewAlert | None]
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
 
 
+@runtime_checkable
+class StageResult(Protocol):
+    """What a stage's job returns: ``produced`` is the work it left for the stage it feeds
+    (the daemon wakes that one at once when it is above 0; see ``daemon.Job.then``)."""
+
+    @property
+    def produced(self) -> int: ...
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CollectResult:
+    """One (source, brand) collection: what was fetched and stored, or why not."""
+
     source: str
     brand: str
     fetched: int = 0
@@ -35,11 +57,45 @@ class CollectResult:
     skipped_until: datetime | None = None
     error: str | None = None
 
+    @property
+    def produced(self) -> int:
+        """New mentions for the score stage."""
+        return self.added
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ScoreResult:
-    scored: int = 0
-    alerts: int = 0
+class SpikeResult:
+    """One spike run: brands checked, windows examined and the spike alerts raised."""
+
+    checked: int = 0
+    windows: int = 0
+    spikes: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New alerts for the dispatch stage."""
+        return self.spikes
+
+    def __getitem__(self, key: str) -> int:
+        """Read as the dict it used to be (``result["spikes"]``)."""
+        return int(getattr(self, key))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportResult:
+    """One report run: brands whose report was due, reports queued in the outbox."""
+
+    due: int = 0
+    queued: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New report alerts for the dispatch stage."""
+        return self.queued
+
+    def __getitem__(self, key: str) -> int:
+        """Read as the dict it used to be (``result["queued"]``)."""
+        return int(getattr(self, key))
 
 
 def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
@@ -49,7 +105,12 @@ def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
 
 
 def collect_once(
-    *, collector: Collector, store: Store, outbox: Outbox, query: BrandQuery, now: datetime
+    *,
+    collector: Collector,
+    store: CollectStore,
+    outbox: ReplyRecorder,
+    query: BrandQuery,
+    now: datetime,
 ) -> CollectResult:
     """Collect one (source, brand) and store the batch with its cursor in one transaction.
 
@@ -79,6 +140,7 @@ def collect_once(
             "%s/%s unavailable (%s); retry after %s", source, brand, exc, retry_at.isoformat()
         )
         return CollectResult(source=source, brand=brand, skipped_until=retry_at, error=str(exc))
+    batch = mark_copies(store, source, brand, batch, now)
     added = store.add_batch(source, query, batch)
     replies = _record_brand_replies(outbox, query, batch.mentions)
     return CollectResult(
@@ -91,7 +153,9 @@ def collect_once(
     )
 
 
-def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[Mention]) -> int:
+def _record_brand_replies(
+    outbox: ReplyRecorder, query: BrandQuery, mentions: Sequence[Mention]
+) -> int:
     handles = {normalize_handle(h) for h in query.handles}
     count = 0
     for mention in mentions:
@@ -100,36 +164,15 @@ def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[
     return count
 
 
-def _record_reply(outbox: Outbox, replied_to: str, reply: Mention) -> int:
+def _record_reply(outbox: ReplyRecorder, replied_to: str, reply: Mention) -> int:
     by = f"@{reply.author.removeprefix('@')}"
     return outbox.record_reply(reply.source, replied_to, by=by, at=reply.created_at)
 
 
-def _record_earlier_replies(
-    store: Store,
-    outbox: Outbox,
-    handles: Mapping[str, Collection[str]],
-    pending: Sequence[StoredMention],
-    alerts: Sequence[NewAlert],
-) -> None:
-    """A brand reply collected before the alert existed (same poll, backfill) still counts as
-    the alert's first response."""
-    by_id = {p.id: p.mention for p in pending}
-    for alert in alerts:
-        mention = by_id.get(alert.mention_id) if alert.mention_id is not None else None
-        own = handles.get(alert.brand, ())
-        if mention is None or not own:
-            continue
-        authors = {normalize_handle(h) for h in own}
-        reply = store.first_reply(mention.source, mention.external_id, authors=authors)
-        if reply is not None:
-            _record_reply(outbox, mention.external_id, reply.mention)
-
-
 def score_pending(
     *,
-    store: Store,
-    outbox: Outbox,
+    store: ScoreStore,
+    outbox: ReplyRecorder,
     scorer: Scorer,
     rule: MentionRule,
     handles: Mapping[str, Collection[str]],
@@ -137,22 +180,25 @@ def score_pending(
     max_batches: int,
     now: datetime,
 ) -> ScoreResult:
-    """Score up to ``max_batches`` batches of unscored mentions; each batch's scores and the
-    alerts they cause are stored in one transaction. ``handles`` are each brand's own accounts."""
-    scored = alerts = 0
+    """Score up to ``max_batches`` batches of queued mentions, scored at ``now``; each batch's
+    scores and alerts are stored in one transaction (``stages.score``, without its overlap)."""
+    stage = ScoreStage(
+        store=store,
+        queue=store,
+        outbox=outbox,
+        scorer=lambda: scorer,
+        rule=rule,
+        handles=handles,
+        batch_size=batch_size,
+        clock=lambda: now,
+    )
+    total = ScoreResult()
     for _ in range(max_batches):
-        pending = store.unscored(scorer.model_id, batch_size)
+        pending = store.queued(limit=batch_size)
         if not pending:
             break
         sentiments = scorer.score([p.mention.text for p in pending])
-        scores = [
-            Score(mention_id=p.id, model=scorer.model_id, sentiment=s, scored_at=now)
-            for p, s in zip(pending, sentiments, strict=True)
-        ]
-        new_alerts = [a for p, s in zip(pending, sentiments, strict=True) if (a := rule(p, s))]
-        scored += store.add_scores(scores, new_alerts)
-        _record_earlier_replies(store, outbox, handles, pending, new_alerts)
-        alerts += len(new_alerts)
+        total += stage.save(pending, sentiments, done=[p.id for p in pending])
         if len(pending) < batch_size:
             break
-    return ScoreResult(scored=scored, alerts=alerts)
+    return total

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from listener.domain import (
     Alert,
@@ -68,6 +68,11 @@ class AlertMessage:
     mention: StoredMention | None = None
     sentiment: Sentiment | None = None
     channel: str | None = None
+    """Where the brand's alerts go, for a notifier with destinations and no ``options``
+    (kept for callers that set it by hand; config-built policies use ``options``)."""
+    options: Any = None
+    """The brand's section for this notifier (``[brands.NAME]``), as the notifier plugin's
+    ``brand_options`` model validated it; None when the brand has none."""
     examples: Sequence[StoredMention] = ()
     """For digests: the top mentions folded into it."""
     command_prefix: str = "listener"
@@ -80,7 +85,10 @@ class Notifier(Protocol):
 
     def send(self, message: AlertMessage) -> None:
         """Deliver one alert. Raises NotifyRetryable (with retry_after when the server said) or
-        NotifyPermanent; never a third-party exception, never a secret in the message."""
+        NotifyPermanent; never a third-party exception, never a secret in the message.
+
+        A notifier may also have ``send_timeout`` (a timedelta: the longest a send takes),
+        which the dispatch lease outlives."""
         ...
 
 
@@ -117,10 +125,33 @@ class ExportRow:
 
     mention: StoredMention
     score: Score | None
+    label_override: str | None = None
+    """The analysts' label (an override or a label rule), which wins over the score's."""
+    label_by: str | None = None
+    """Who set ``label_override`` ('rule:NAME' for a rule)."""
 
 
-class Store(Protocol):
-    """Mentions, cursors, scores and trends. Every write method is one transaction."""
+class ScoreQueue(Protocol):
+    """Mentions waiting for a score. ``Store.add_batch`` queues each new mention in the batch's
+    transaction; ``Store.add_scores(done=ids)`` takes them off in the scores' transaction. Reads
+    walk the queue by mention id: their cost does not depend on the mentions already scored."""
+
+    def queued(self, *, after: int = 0, limit: int) -> list[StoredMention]:
+        """Up to ``limit`` queued mentions with an id above ``after``, by id."""
+        ...
+
+    def queued_among(self, ids: Sequence[int]) -> list[StoredMention]:
+        """The mentions of ``ids`` that are still queued, by id (a batch handed to a worker
+        that was scored meanwhile comes back empty)."""
+        ...
+
+    def dequeue(self, ids: Sequence[int]) -> int:
+        """Take ``ids`` off the queue (idempotent); returns how many were queued."""
+        ...
+
+
+class CollectStore(Protocol):
+    """Where the collect stage stores batches and its source state."""
 
     def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
         """Store a collector's batch: its mentions (unique on (source, external_id); a mention
@@ -132,29 +163,38 @@ class Store(Protocol):
         """The saved state of a (source, brand) collector; defaults when never run."""
         ...
 
+    def copies_of(
+        self, source: str, brand: str, texts: Collection[str], *, since: datetime
+    ) -> dict[str, str]:
+        """For each of ``texts`` that a stored mention of (source, brand) created at or after
+        ``since`` has exactly, and that is not a repost itself: the external id of the first
+        such mention (the original of a copy)."""
+        ...
+
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         """Note a failed collection: failures += 1, next attempt not before ``retry_at``."""
         ...
+
+
+class ScoreStore(ScoreQueue, Protocol):
+    """What the score stage reads and writes: the scoring queue, unscored mentions, scores
+    with the alerts they raised, and earlier replies by the brand."""
 
     def unscored(self, model: str, limit: int) -> list[StoredMention]:
         """Up to ``limit`` mentions without a score from ``model``, oldest first."""
         ...
 
-    def add_scores(self, scores: Sequence[Score], alerts: Sequence[NewAlert] = ()) -> int:
-        """Store scores and the alerts they caused in ONE transaction. A (mention, model) score
-        that exists is kept; an alert whose dedupe_key exists is a no-op. Returns scores added."""
+    def repost_reach(self, originals: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """For each (source, external_id): the summed reach of the stored mentions that repost
+        it (``repost_of``); originals without reposts are left out."""
         ...
 
-    def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
-        """The most recent score of each mention that has one."""
-        ...
-
-    def mentions(self, ids: Sequence[int]) -> list[StoredMention]:
-        """The stored mentions with these ids (missing ids are skipped), in id order."""
-        ...
-
-    def find_mention(self, source: str, external_id: str) -> StoredMention | None:
-        """The mention with that identity, if stored."""
+    def add_scores(
+        self, scores: Sequence[Score], alerts: Sequence[NewAlert] = (), *, done: Sequence[int] = ()
+    ) -> int:
+        """Store scores and the alerts they caused in ONE transaction, and take the mention ids
+        ``done`` off the scoring queue in it. A (mention, model) score that exists is kept; an
+        alert whose dedupe_key exists is a no-op. Returns scores added."""
         ...
 
     def first_reply(
@@ -164,15 +204,41 @@ class Store(Protocol):
         account names, no '@'; compared case-insensitively), if any."""
         ...
 
+
+class MentionReader(Protocol):
+    """Stored mentions by id, identity, brand and time (dispatch, CLI)."""
+
+    def mentions(self, ids: Sequence[int]) -> list[StoredMention]:
+        """The stored mentions with these ids (missing ids are skipped), in id order."""
+        ...
+
+    def find_mention(self, source: str, external_id: str) -> StoredMention | None:
+        """The mention with that identity, if stored."""
+        ...
+
     def iter_mentions(
-        self, *, brand: str | None = None, since: datetime | None = None
+        self, *, brand: str | None = None, since: datetime | None = None, raw: bool = True
     ) -> Iterator[StoredMention]:
-        """Stored mentions (of one brand, created at or after ``since``) by creation time."""
+        """Stored mentions (of one brand, created at or after ``since``) by creation time;
+        ``raw=False`` leaves their raw payloads unread (empty)."""
+        ...
+
+
+class ScoreReader(Protocol):
+    """Scores as stored (the CLI's export; dispatch, for alerts written before alerts recorded
+    their score)."""
+
+    def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
+        """The most recent score of each mention that has one."""
         ...
 
     def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
         """One row per mention of ``brand`` (created at/after ``since``), with its latest score."""
         ...
+
+
+class TrendReader(Protocol):
+    """Per-bucket volumes and labels (the spike stage, trends)."""
 
     def trend(
         self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int
@@ -180,9 +246,20 @@ class Store(Protocol):
         """Per-bucket volume and label counts (latest score per mention) over [since, until)."""
         ...
 
+
+class StoreStats(Protocol):
+    """Row counts for summaries and health."""
+
     def counts(self) -> dict[str, int]:
         """Row counts: mentions, scores, quarantined, alerts (for summaries and health)."""
         ...
+
+
+class Store(
+    CollectStore, ScoreStore, MentionReader, ScoreReader, TrendReader, StoreStats, Protocol
+):
+    """Every storage role at once (SqlStore, MemoryStore): mentions, cursors, scores and
+    trends. Every write method is one transaction. Code takes the role it needs."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -210,20 +287,48 @@ class Storm:
     by_source: Mapping[str, int]
 
 
-class Outbox(Protocol):
-    """The alert outbox. Delivery state lives here so a crash never loses or repeats an alert."""
+class ReplyRecorder(Protocol):
+    """Where the collect and score stages record a brand's reply as a first response."""
+
+    def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
+        """The brand's own account replied to mention (source, external_id): record it as the
+        first response (acked_at/acked_by) on its alerts that have none yet.
+
+        Returns the number of alerts updated."""
+        ...
+
+
+class AlertWriter(Protocol):
+    """Where rules outside the score transaction (spikes) write alerts."""
 
     def add_alerts(self, alerts: Sequence[NewAlert]) -> int:
         """Insert alerts; an existing dedupe_key is a no-op. Returns the number inserted."""
         ...
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
-        """Pending alerts whose next attempt is due at ``now``, oldest first."""
+
+class DeliveryOutbox(Protocol):
+    """What the dispatch stage needs: due rows, claims and their outcomes, storm control."""
+
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
+        """Pending alerts whose next attempt is due at ``now``, oldest first (only those of
+        ``ids`` when given: a dispatch task's batch)."""
+        ...
+
+    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:
+        """Give a due row to one caller (status 'sending' until ``now + lease``): the Claim if
+        won, None if the row is not due or another caller got it. A row left 'sending' by an
+        earlier attempt (lease over: a crash, or ``mark_uncertain``) is claimed ``in_doubt``."""
         ...
 
     def mark_sent(self, claim: Claim, at: datetime) -> bool:
         """Record delivery; the alert is never sent again. Like every ``mark_*``, applies only
         while ``claim`` is the row's latest attempt; returns whether it did."""
+        ...
+
+    def mark_delivered(self, claim: Claim, notifier: str) -> bool:
+        """One notifier of several delivered the alert: add ``notifier`` to
+        ``details['delivered_to']`` (while ``claim`` is the latest attempt), so later attempts
+        go to the others only."""
         ...
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
@@ -237,23 +342,6 @@ class Outbox(Protocol):
 
     def mark_failed(self, claim: Claim, *, error: str) -> bool:
         """attempts += 1; status failed with the reason; never tried again."""
-        ...
-
-    def ack(self, alert_id: int, *, by: str, at: datetime) -> Alert:
-        """Record who handled the alert and when (first response); ListenerError if unknown."""
-        ...
-
-    def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
-        """The brand's own account replied to mention (source, external_id): record it as the
-        first response (acked_at/acked_by) on its alerts that have none yet.
-
-        Returns the number of alerts updated."""
-        ...
-
-    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:
-        """Give a due row to one caller (status 'sending' until ``now + lease``): the Claim if
-        won, None if the row is not due or another caller got it. A row left 'sending' by an
-        earlier attempt (lease over: a crash, or ``mark_uncertain``) is claimed ``in_doubt``."""
         ...
 
     def storm_pending(self, now: datetime) -> dict[str, int]:
@@ -277,6 +365,10 @@ class Outbox(Protocol):
         """(mention alerts of ``brand`` sent or digested since ``since``, last digest time)."""
         ...
 
+
+class AlertDesk(Protocol):
+    """What people do with alerts (CLI): list them, acknowledge them."""
+
     def list(
         self,
         *,
@@ -286,3 +378,12 @@ class Outbox(Protocol):
     ) -> list[Alert]:
         """Alerts, newest first, filtered."""
         ...
+
+    def ack(self, alert_id: int, *, by: str, at: datetime) -> Alert:
+        """Record who handled the alert and when (first response); ListenerError if unknown."""
+        ...
+
+
+class Outbox(ReplyRecorder, AlertWriter, DeliveryOutbox, AlertDesk, Protocol):
+    """The alert outbox, every role at once (SqlOutbox, MemoryOutbox). Delivery state lives
+    here so a crash never loses or repeats an alert."""

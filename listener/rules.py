@@ -8,7 +8,7 @@ message can say why it fired.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,11 @@ class BrandPolicy:
 
     brand: str
     channel: str | None = None
+    """Legacy destination for notifiers the brand has no section for (see AlertMessage)."""
+    notify: tuple[str, ...] = ()
+    """Names of the notifiers the brand's alerts go to; empty: every notifier."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The brand's section per notifier name (``[brands.NAME]``)."""
     handles: frozenset[str] = frozenset()
     """The brand's own accounts, casefolded, without '@': their posts never alert."""
     anger_threshold: float = 0.6
@@ -49,15 +54,29 @@ class BrandPolicy:
 
     @classmethod
     def from_settings(
-        cls, defaults: AlertSettings, brand: BrandSettings | None = None, *, name: str = ""
+        cls,
+        defaults: AlertSettings,
+        brand: BrandSettings | None = None,
+        *,
+        name: str = "",
+        notifiers: Mapping[str, str] | None = None,
     ) -> BrandPolicy:
-        """The policy of ``brand``: ``defaults`` with the keys the brand overrides replaced."""
+        """The policy of ``brand``: ``defaults`` with the keys the brand overrides replaced;
+        ``notifiers`` maps the configured notifiers' names to their kinds."""
         values: dict[str, Any] = defaults.model_dump()
         if brand is not None and brand.alerts is not None:
             values.update({k: getattr(brand.alerts, k) for k in brand.alerts.model_fields_set})
+        options: dict[str, Any] = {}
+        if brand is not None:
+            for notifier, kind in (notifiers or {}).items():
+                if (found := brand.option(notifier, kind)) is not None:
+                    options[notifier] = found
+        channels = [getattr(o, "channel", None) for o in (brand.options if brand else {}).values()]
         return cls(
             brand=brand.name if brand is not None else name,
-            channel=brand.slack_channel if brand is not None else None,
+            channel=next((c for c in channels if isinstance(c, str) and c), None),
+            notify=tuple(brand.notify or ()) if brand is not None else (),
+            options=options,
             handles=frozenset(normalize_handle(h) for h in (brand.handles if brand else ())),
             **values,
         )
@@ -69,7 +88,11 @@ class BrandPolicy:
 
 def policies_from_settings(settings: Settings) -> dict[str, BrandPolicy]:
     """One policy per configured brand, keyed by brand name."""
-    return {b.name: BrandPolicy.from_settings(settings.alerts, b) for b in settings.brands}
+    kinds = {name: section.kind for name, section in settings.notifiers().items()}
+    return {
+        b.name: BrandPolicy.from_settings(settings.alerts, b, notifiers=kinds)
+        for b in settings.brands
+    }
 
 
 def normalize_handle(handle: str) -> str:
@@ -105,6 +128,9 @@ def judge_mention(mention: StoredMention, sentiment: Sentiment, policy: BrandPol
     }
     if policy.is_own(m.author):
         return Decision(fired=False, reason="the brand's own account", details=details)
+    if m.repost_of is not None:  # its reach is counted toward the original's (see reposts)
+        reason = f"a repost of {m.source} {m.repost_of}: counted toward its reach"
+        return Decision(fired=False, reason=reason, details=details)
     age = mention.collected_at - m.created_at
     if age > policy.max_age:  # a backfill or an import of history: no one can act on it now
         reason = f"already {age} old when collected (max_age {policy.max_age})"
@@ -137,5 +163,16 @@ def mention_alert(
         dedupe_key=mention_dedupe_key(mention),
         reason=decision.reason,
         mention_id=mention.id,
-        details={**decision.details, "label": sentiment.label},
+        details={**decision.details, "label": sentiment.label, "sentiment": recorded(sentiment)},
     )
+
+
+def recorded(sentiment: Sentiment) -> dict[str, Any]:
+    """The score that fired an alert, as its row keeps it: the message shows these numbers,
+    whatever model scores the mention later."""
+    return {
+        "label": sentiment.label,
+        "probabilities": {k: float(v) for k, v in sentiment.probabilities.items()},
+        "anger": float(sentiment.anger),
+        "lang": sentiment.lang,
+    }

@@ -10,22 +10,27 @@ days have data (a new brand) it falls back to the windows just before. Two metri
 * net sentiment (% positive - % negative): at least ``spike_min_volume`` scored mentions and a
   drop of ``spike_net_drop`` points and ``spike_z`` spreads (spread at least 5 points).
 
-``detect`` is pure; ``detect_brand_spikes`` reads trends and applies the cooldown: one alert per
-(brand, metric) per cooldown, enforced by a dedupe key and by the recent spike alerts.
+``detect`` is pure; ``detect_brand_spikes`` reads the hourly rollups through the TrendsReader
+and examines EVERY window that ended since the job's last run (an old storm is still a spike,
+and a daemon that was down catches up), windows being whole UTC hours (``spike_window`` is
+rounded up to hours). The cooldown allows one alert per (brand, metric) per cooldown, by window
+end, enforced by a dedupe key and by the brand's earlier spike alerts. Each alert says what
+drove it: the rising terms of its negative mentions, examples, top sources and languages.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from statistics import fmean, pstdev
+from datetime import UTC, datetime, timedelta
+from statistics import fmean
 from typing import Any
 
 from listener.domain import NewAlert, TrendPoint
-from listener.ports import Outbox, Store
+from listener.ports import Outbox
 from listener.rules import BrandPolicy
+from listener.trends.query import BrandTrend
 
 _FALLBACK_WINDOWS = 24
 
@@ -51,6 +56,13 @@ def merge(points: Sequence[TrendPoint], *, brand: str, start: datetime) -> Trend
         positive=sum(p.positive for p in points),
         angry=sum(p.angry for p in points),
     )
+
+
+def pstdev(values: Sequence[float]) -> float:
+    """Population standard deviation in floats (``statistics.pstdev`` is exact but slow: the
+    spike job computes thousands of them when it catches up)."""
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
 
 
 def detect(
@@ -114,11 +126,20 @@ def detect(
     return found
 
 
-def _window(store: Store, brand: str, end: datetime, width: timedelta) -> TrendPoint:
-    start = end - width
-    seconds = max(1, int(width.total_seconds()))
-    points = store.trend(brand=brand, since=start, until=end, bucket_seconds=seconds)
-    return merge(points, brand=brand, start=start)
+HOUR = timedelta(hours=1)
+MAX_CATCH_UP = timedelta(days=7)
+"""At most this far back is examined in one run (a daemon down for a month)."""
+FIRST_LOOKBACK = timedelta(hours=24)
+"""What the very first run examines."""
+
+
+def _hours(width: timedelta) -> int:
+    return max(1, -int(-width.total_seconds() // 3600))
+
+
+def _sum(series: dict[int, TrendPoint], brand: str, last: int, width: int) -> TrendPoint:
+    points = [series[h] for h in range(last - width + 1, last + 1) if h in series]
+    return merge(points, brand=brand, start=datetime.fromtimestamp((last - width + 1) * 3600, UTC))
 
 
 def _trim_before_history(windows: list[TrendPoint]) -> list[TrendPoint]:
@@ -129,14 +150,14 @@ def _trim_before_history(windows: list[TrendPoint]) -> list[TrendPoint]:
 
 
 def baseline_windows(
-    store: Store, policy: BrandPolicy, now: datetime
+    series: dict[int, TrendPoint], policy: BrandPolicy, last: int
 ) -> tuple[list[TrendPoint], str]:
-    """The baseline windows for ``now`` (newest first) and words saying what they are."""
-    day = timedelta(days=1)
-    width = policy.spike_window
+    """The baseline windows of the window whose last hour is ``last`` (newest first), and
+    words saying what they are: the same hours on previous days, else the windows before."""
+    width = _hours(policy.spike_window)
     same_hour = _trim_before_history(
         [
-            _window(store, policy.brand, now - d * day, width)
+            _sum(series, policy.brand, last - 24 * d, width)
             for d in range(1, policy.spike_baseline_days + 1)
         ]
     )
@@ -144,40 +165,100 @@ def baseline_windows(
         return same_hour, f"same time, last {len(same_hour)} days"
     recent = _trim_before_history(
         [
-            _window(store, policy.brand, now - k * width, width)
+            _sum(series, policy.brand, last - k * width, width)
             for k in range(1, _FALLBACK_WINDOWS + 1)
         ]
     )
     return recent, f"previous {len(recent)} windows"
 
 
+def scan(
+    series: dict[int, TrendPoint], policy: BrandPolicy, *, first: int, last: int
+) -> list[tuple[int, Spike]]:
+    """(last hour of the window, spike) for every window ending at hours first..last."""
+    width = _hours(policy.spike_window)
+    found = []
+    for hour in range(first, last + 1):
+        current = _sum(series, policy.brand, hour, width)
+        if current.volume == 0:
+            continue
+        baseline, basis = baseline_windows(series, policy, hour)
+        found += [(hour, s) for s in detect(current, baseline, policy, basis=basis)]
+    return found
+
+
+Explain = Callable[[str, datetime, datetime], dict[str, Any]]
+"""(brand, window start, window end) -> what drove it, for the alert's details."""
+
+
+def reach_back(policy: BrandPolicy) -> int:
+    """Hours of history before the first window that its baseline needs."""
+    width = _hours(policy.spike_window)
+    return max(policy.spike_baseline_days * 24, _FALLBACK_WINDOWS * width) + width
+
+
+def window_hours(now: datetime, since: datetime) -> tuple[int, int]:
+    """(first, last) hour of the windows to examine: those ending after ``since`` (at most
+    ``MAX_CATCH_UP`` back) up to the current one."""
+    last = int(now.timestamp() // 3600)
+    first = max(int(since.timestamp() // 3600), int((now - MAX_CATCH_UP).timestamp() // 3600))
+    return first, last
+
+
 def detect_brand_spikes(
-    store: Store, outbox: Outbox, policy: BrandPolicy, now: datetime
+    trend: BrandTrend,
+    outbox: Outbox,
+    policy: BrandPolicy,
+    *,
+    now: datetime,
+    since: datetime,
+    explain: Explain | None = None,
 ) -> list[NewAlert]:
-    """Spike alerts for ``policy.brand`` at ``now``, minus those still in their cooldown."""
-    current = _window(store, policy.brand, now, policy.spike_window)
-    if current.volume == 0:
-        return []
-    baseline, basis = baseline_windows(store, policy, now)
-    spikes = detect(current, baseline, policy, basis=basis)
+    """Spike alerts of ``policy.brand`` for every window ending after ``since`` up to ``now``
+    (the current, partial hour included), minus those in their cooldown. ``trend`` is the
+    brand's hourly trend from ``reach_back`` hours before the first window up to now."""
+    width = _hours(policy.spike_window)
+    first, last = window_hours(now, since)
+    series = {int(p.bucket_start.timestamp() // 3600): p for p in trend.points if p.volume}
+    spikes = scan(series, policy, first=first, last=last)
     if not spikes:
         return []
-    recent = outbox.list(brand=policy.brand, since=now - policy.spike_cooldown)
-    cooling = {str(a.details.get("metric")) for a in recent if a.kind == "spike"}
-    slot = int(now.timestamp() // max(1, int(policy.spike_cooldown.total_seconds())))
-    return [
-        NewAlert(
-            kind="spike",
-            brand=policy.brand,
-            dedupe_key=f"spike:{policy.brand}:{s.metric}:{slot}",
-            reason=s.reason,
-            details={
-                **s.details,
-                "metric": s.metric,
-                "window_end": now.isoformat(),
-                "window": int(policy.spike_window.total_seconds()),
-            },
+    cooldown = policy.spike_cooldown
+    earliest = datetime.fromtimestamp((first + 1) * 3600, UTC) - cooldown
+    fired: dict[str, list[datetime]] = {}
+    for alert in outbox.list(brand=policy.brand, since=earliest):
+        if alert.kind == "spike":
+            fired.setdefault(str(alert.details.get("metric")), []).append(_end_of(alert.details))
+    out = []
+    for hour, spike in spikes:
+        end = datetime.fromtimestamp((hour + 1) * 3600, UTC)
+        if any(abs(end - t) < cooldown for t in fired.get(spike.metric, [])):
+            continue
+        fired.setdefault(spike.metric, []).append(end)
+        start = end - width * HOUR
+        details: dict[str, Any] = {
+            **spike.details,
+            "metric": spike.metric,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "window": width * 3600,
+        }
+        if explain is not None:
+            details.update(explain(policy.brand, start, min(end, now)))
+        out.append(
+            NewAlert(
+                kind="spike",
+                brand=policy.brand,
+                dedupe_key=f"spike:{policy.brand}:{spike.metric}:{end:%Y-%m-%dT%H}",
+                reason=spike.reason + f" (window {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC)",
+                details=details,
+            )
         )
-        for s in spikes
-        if s.metric not in cooling
-    ]
+    return out
+
+
+def _end_of(details: Any) -> datetime:
+    try:
+        return datetime.fromisoformat(str(details.get("window_end")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)

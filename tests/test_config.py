@@ -190,7 +190,8 @@ def test_check_config_needs_brands_and_a_source(tmp_path: Path) -> None:
     code, output = _checked(tmp_path, '[storage]\nurl = "sqlite:///x.db"\n')
     assert code == 2
     assert "no [[brands]]: nothing to listen for" in output
-    assert "no source: add a [twitter], [reddit] or [replay] section" in output
+    assert "no source: add a [sources.KIND] section (installed kinds: " in output
+    assert all(kind in output for kind in ("twitter", "reddit", "replay"))
     code, output = _checked(tmp_path, '[[brands]]\nname = "A"\nquery = "a"\n')
     assert code == 2 and "no source" in output and "no [[brands]]" not in output
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from listener.domain import Alert, NewAlert, TrendPoint
 from listener.rules import BrandPolicy
-from listener.spikes import detect, detect_brand_spikes
+from listener.spikes import detect, detect_brand_spikes, reach_back, window_hours
+from listener.trends.query import BrandTrend
 
 BRAND = "Aurora Air"
 POLICY = BrandPolicy(brand=BRAND)
@@ -80,17 +82,26 @@ def test_without_history_nothing_fires() -> None:
 
 
 class FakeTrends:
-    """A Store's ``trend`` over an hourly series (hours before NOW -> point), zero elsewhere."""
+    """A TrendsReader's hourly ``trend`` over a series (hours before NOW -> point)."""
 
     def __init__(self, points: dict[int, TrendPoint]) -> None:
         self.points = points
 
-    def trend(
-        self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int
-    ) -> list[TrendPoint]:
-        hours_before = round((NOW - until).total_seconds() / 3600)
-        point = self.points.get(hours_before)
-        return [point] if point is not None else []
+    def trend(self, brand: str, *, since: datetime, until: datetime, bucket: str) -> BrandTrend:
+        assert bucket == "hour"
+        hours = range(int(since.timestamp()) // 3600, int(until.timestamp()) // 3600)
+        now_hour = int(NOW.timestamp()) // 3600
+        points = [
+            replace(self.points[now_hour - h], bucket_start=datetime.fromtimestamp(h * 3600, UTC))
+            for h in hours
+            if now_hour - h in self.points
+        ]
+        total = TrendPoint(
+            brand=brand, bucket_start=since, volume=0, negative=0, neutral=0, positive=0
+        )
+        return BrandTrend(
+            brand=brand, bucket="hour", since=since, until=until, points=points, total=total
+        )
 
 
 class FakeOutbox:
@@ -118,17 +129,44 @@ class FakeOutbox:
             )
 
 
-def test_store_reading_uses_the_same_hour_on_previous_days_and_cools_down() -> None:
+def _spikes(
+    trends: FakeTrends, outbox: FakeOutbox, now: datetime, since: datetime
+) -> list[NewAlert]:
+    first, _ = window_hours(now, since)
+    trend = trends.trend(
+        BRAND,
+        since=datetime.fromtimestamp((first - reach_back(POLICY)) * 3600, UTC),
+        until=now + timedelta(hours=1),
+        bucket="hour",
+    )
+    return detect_brand_spikes(trend, outbox, POLICY, now=now, since=since)  # type: ignore[arg-type]
+
+
+def test_rollup_reading_uses_the_same_hour_on_previous_days_and_cools_down() -> None:
     series = {24 * d: _hourly(13, day=d) for d in range(1, 8)}
     series |= {h: _hourly(13 - h % 24) for h in range(1, 24)}  # the hours just before
-    store = FakeTrends({0: _hourly(13, extra_negative=60), **series})
+    trends = FakeTrends({0: _hourly(13, extra_negative=60), **series})
     outbox = FakeOutbox()
-    alerts = detect_brand_spikes(store, outbox, POLICY, NOW)  # type: ignore[arg-type]
+    now = NOW + timedelta(minutes=30)
+    alerts = _spikes(trends, outbox, now, now - timedelta(minutes=5))
     assert {a.details["metric"] for a in alerts} == {"negative_volume", "net_sentiment"}
     assert all(a.kind == "spike" and a.mention_id is None for a in alerts)
     assert "same time, last 7 days" in alerts[0].reason
-    outbox.add(alerts, NOW)
-    later = detect_brand_spikes(store, outbox, POLICY, NOW + timedelta(minutes=5))  # type: ignore[arg-type]
+    outbox.add(alerts, now)
+    later = _spikes(trends, outbox, now + timedelta(minutes=5), now)
     assert later == [], "cooldown"
     normal = FakeTrends({0: _hourly(13), **series})
-    assert detect_brand_spikes(normal, FakeOutbox(), POLICY, NOW) == []  # type: ignore[arg-type]
+    assert _spikes(normal, FakeOutbox(), now, now - timedelta(minutes=5)) == []
+
+
+def test_every_window_since_the_last_run_is_examined() -> None:
+    storm_hour = 5  # hours before NOW: the job did not run while it happened
+    series = {h: _hourly((13 - h) % 24, day=h // 24) for h in range(1, 24 * 8)}
+    series[storm_hour] = _hourly((13 - storm_hour) % 24, extra_negative=80)
+    trends = FakeTrends(series)
+    now = NOW + timedelta(minutes=10)
+    assert _spikes(trends, FakeOutbox(), now, now - timedelta(hours=1)) == [], "only the last"
+    found = _spikes(trends, FakeOutbox(), now, now - timedelta(hours=8))
+    assert found and {a.details["window_end"] for a in found} == {
+        (NOW - timedelta(hours=storm_hour - 1)).isoformat()
+    }

@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
+from listener.app import App
 from listener.cli.core import since_option
 from listener.cli.state import CliState
-from listener.domain import Alert, Mention, Sentiment, StoredMention, utcnow
+from listener.domain import Alert, AlertKind, AlertStatus, Mention, Sentiment, StoredMention, utcnow
 from listener.errors import NotifyError
 from listener.ports import AlertMessage
 
@@ -25,7 +26,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _app(state: CliState) -> Any:
+def _app(state: CliState) -> App:
+    """The App with its schema up to date (alert commands read and write the outbox)."""
     app = state.app()
     app.upgrade()
     return app
@@ -68,7 +70,7 @@ def alerts() -> None:
     type=click.Choice(STATUSES),
     help="Only these statuses (repeatable).",
 )
-@click.option("--kind", type=click.Choice(["mention", "spike", "digest"]))
+@click.option("--kind", type=click.Choice(["mention", "spike", "digest", "report"]))
 @click.option("--brand")
 @click.option("--digest", "digest_id", type=ALERT_ID, help="The alerts folded into this digest.")
 @since_option()
@@ -84,8 +86,8 @@ def alerts() -> None:
 @click.pass_obj
 def list_alerts(
     state: CliState,
-    statuses: tuple[str, ...],
-    kind: str | None,
+    statuses: tuple[AlertStatus, ...],  # click.Choice keeps them to these values
+    kind: AlertKind | None,
     brand: str | None,
     digest_id: int | None,
     since: datetime | None,
@@ -226,12 +228,29 @@ def test_alert(state: CliState, brand: str | None) -> None:
         anger=0.9,
         probabilities={"negative": 0.9, "neutral": 0.07, "positive": 0.03},
     )
-    channel = app.alerting.policy(name).channel
-    try:
-        app.notifier.send(
-            AlertMessage(alert=alert, mention=sample, sentiment=sentiment, channel=channel)
+    dispatcher = app.alerting.dispatcher
+    policy = dispatcher.policy(name)
+    sections = app.settings.notifiers()
+    places = []
+    for route in dispatcher.route(alert):
+        options = policy.options.get(route)
+        message = AlertMessage(
+            alert=alert,
+            mention=sample,
+            sentiment=sentiment,
+            channel=policy.channel,
+            options=options,
         )
-    except NotifyError as exc:
-        raise NotifyError(f"the test alert was not delivered: {exc}") from exc
-    where = channel or (app.settings.slack.channel if app.settings.slack else None) or "console"
-    click.echo(f"test alert sent ({where})")
+        try:
+            app.notifiers[route].send(message)
+        except NotifyError as exc:
+            raise NotifyError(f"the test alert was not delivered by {route}: {exc}") from exc
+        configured = sections[route].settings if route in sections else None
+        where = (
+            getattr(options, "channel", None)
+            or policy.channel
+            or getattr(configured, "channel", None)
+            or route
+        )
+        places.append(str(where))
+    click.echo(f"test alert sent ({'; '.join(places)})")

@@ -18,7 +18,10 @@ def listening_problems(settings: Settings) -> list[str]:
     if not settings.brands:
         problems.append("no [[brands]]: nothing to listen for")
     if not settings.sources():
-        problems.append("no source: add a [twitter], [reddit] or [replay] section")
+        from listener import plugins
+
+        kinds = ", ".join(plugins.kinds(plugins.SOURCES))
+        problems.append(f"no source: add a [sources.KIND] section (installed kinds: {kinds})")
     return problems
 
 

@@ -33,7 +33,11 @@ EXPORT_COLUMNS = [
     "anger",
     "lang",
     "model",
+    "model_label",
+    "label_by",
 ]
+"""``label`` is the effective label (an analyst's override or a label rule wins, ``label_by``
+says whose); ``model_label`` is the model's own."""
 
 
 def since_option(default: str | None = None) -> Any:
@@ -69,7 +73,7 @@ def check_config(state: CliState) -> None:
         raise ConfigError(f"{state.config_path}: " + "; ".join(problems))
     database = check_database(s)
     sources = ", ".join(s.sources())
-    notifier = "slack" if s.slack else "console"
+    notifier = ", ".join(s.notifiers()) or "console"
     click.echo(
         f"{state.config_path}: ok ({len(s.brands)} brands; sources: {sources}; "
         f"alerts: {notifier}; model: {s.model.name}; database: {database})"
@@ -98,14 +102,32 @@ def once(state: CliState) -> None:
     default=None,
     help="Serve /metrics and /healthz on this port (overrides [ops] metrics_port).",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["all", "scheduler"]),
+    default="all",
+    show_default=True,
+    help="With [scale] engine = procrastinate: 'scheduler' collects (one leader at a time; "
+    "start several, the others stand by) and leaves scoring to 'listener worker'; 'all' also "
+    "runs a worker in this process.",
+)
 @click.pass_obj
-def run(state: CliState, metrics_port: int | None) -> None:
+def run(state: CliState, metrics_port: int | None, role: str) -> None:
     """Run the daemon until SIGTERM/SIGINT."""
     from listener.ops.serve import serving
 
     app = state.app()
+    if role == "scheduler" and not app.scaled_out:
+        raise ConfigError(
+            f'{state.config_path}: --role scheduler needs [scale] engine = "procrastinate"'
+        )
     app.upgrade()
     with serving(app, port=metrics_port) as monitor:  # /healthz says 503 while the model loads
+        if app.scaled_out:
+            from listener.scale.runner import run_scheduler
+
+            run_scheduler(app, with_worker=role == "all", monitor=monitor)
+            return
         app.scorer  # noqa: B018 -- load the model now: a broken one fails at start, not 1st poll
         run_forever(app, monitor=monitor)
 
@@ -136,7 +158,7 @@ def _flat(row: ExportRow) -> dict[str, Any]:
         "author": m.author,
         "url": m.url,
         "text": m.text,
-        "label": s.label if s else None,
+        "label": row.label_override or (s.label if s else None),
         **{
             k: (round(s.probabilities[k], 4) if s else None)
             for k in ("negative", "neutral", "positive")
@@ -144,6 +166,8 @@ def _flat(row: ExportRow) -> dict[str, Any]:
         "anger": round(s.anger, 4) if s else None,
         "lang": (s.lang if s and s.lang else m.lang),
         "model": row.score.model if row.score else None,
+        "model_label": s.label if s else None,
+        "label_by": row.label_by,
     }
 
 
@@ -159,7 +183,7 @@ def write_export(rows: Iterator[ExportRow], fmt: str, out: TextIO) -> int:
             writer.writerow(flat)
         else:
             probs = {k: flat.pop(k) for k in ("negative", "neutral", "positive")}
-            flat["probabilities"] = probs if flat["label"] else None
+            flat["probabilities"] = probs if flat["model_label"] else None
             out.write(json.dumps(flat, ensure_ascii=False) + "\n")
         count += 1
     return count

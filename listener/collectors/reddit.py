@@ -16,6 +16,13 @@ the newest ``limit`` items. When a listing no longer reaches back to its mark (R
 about 1000 items; or ``max_items`` was read), what was found is kept and one warning per poll
 names the brand, the listings and how far back they reached.
 
+Reach: Reddit sends no follower count, so a mention's ``author_reach`` is the number of
+subscribers of the subreddit it was posted in (``subreddit_subscribers``, which Reddit sends
+with every submission). Comments do not carry it: a comment gets the count last seen on a
+submission of its subreddit (this process remembers it for a day), else 0; no extra request is
+made for it. A payload that carries the author's karma (``author_karma``: imports, test
+generators) uses that instead.
+
 Errors: 429 (or a spent x-ratelimit budget) -> RateLimited; 401/403 -> AuthError (a new token
 is fetched next time); 5xx, timeouts -> SourceUnavailable. A malformed page is a bad payload,
 not an outage: it is quarantined and its listing keeps its mark (read again next poll). When a
@@ -26,8 +33,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from pydantic import Field, SecretStr
 
 from listener.collectors._reddit_parts import (
     Gap,
@@ -40,15 +51,16 @@ from listener.collectors._reddit_parts import (
     created_utc,
     dump_json,
 )
-from listener.domain import Batch, BrandQuery, utcnow
+from listener.config import Duration, HttpUrl, NonEmpty, Section
+from listener.domain import Batch, BrandQuery, Mention, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
 from listener.logs import guard, register_secrets, scrub
+from listener.plugins import PluginContext, SourcePlugin
 from listener.query import parse, to_reddit
 
-if TYPE_CHECKING:
-    from listener.config import RedditSettings
-
 log = logging.getLogger(__name__)
+SUBSCRIBERS_KEPT = 86400.0
+"""Seconds a subreddit's subscriber count is used for its comments."""
 CLOSED_RECHECK = 3600.0
 """Seconds before a subreddit found closed is tried again."""
 
@@ -84,6 +96,8 @@ class RedditCollector:
         self._transport = Transport(timeout=timeout)
         self._reddit: Any = None
         self._closed: dict[str, float] = {}
+        self._subscribers: dict[str, tuple[int, float]] = {}
+        """Subreddit (casefolded) -> (subscribers, when seen; monotonic), from submissions."""
         """Subreddits found private, banned or missing (casefolded) -> when (monotonic)."""
         register_secrets(client_secret)
         guard("prawcore", "praw", "urllib3.connectionpool")
@@ -129,11 +143,12 @@ class RedditCollector:
     def _open(self, query: BrandQuery) -> list[str]:
         now = time.monotonic()
         self._closed = {s: t for s, t in self._closed.items() if now - t < CLOSED_RECHECK}
-        subreddits = [s for s in query.subreddits if s.casefold() not in self._closed]
-        if query.subreddits and not subreddits:
+        wanted = subreddits_of(query)
+        subreddits = [s for s in wanted if s.casefold() not in self._closed]
+        if wanted and not subreddits:
             raise SourceUnavailable(
                 f"every subreddit of {query.brand!r} is private, banned or missing: "
-                + ", ".join(f"r/{s}" for s in query.subreddits)
+                + ", ".join(f"r/{s}" for s in wanted)
             )
         return subreddits
 
@@ -194,10 +209,33 @@ class RedditCollector:
                 "; ".join(gap.describe(self._max_items) for gap in out.gaps),
             )
         return Batch(
-            mentions=out.mentions,
+            mentions=self._with_reach(out.mentions),
             quarantined=out.quarantined,
             cursor=state.dump(self._seen_max),
         )
+
+    def _with_reach(self, mentions: list[Mention]) -> list[Mention]:
+        """Comments get their subreddit's subscribers, as last seen on a submission."""
+        now = time.monotonic()
+        for m in mentions:
+            data = m.raw.get("data") if isinstance(m.raw, dict) else None
+            if not isinstance(data, dict) or not isinstance(data.get("subreddit"), str):
+                continue
+            count = data.get("subreddit_subscribers")
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                self._subscribers[data["subreddit"].casefold()] = (count, now)
+        self._subscribers = {
+            k: v for k, v in self._subscribers.items() if now - v[1] < SUBSCRIBERS_KEPT
+        }
+        out = []
+        for m in mentions:
+            data = m.raw.get("data") if isinstance(m.raw, dict) else None
+            sub = data.get("subreddit") if isinstance(data, dict) else None
+            known = self._subscribers.get(sub.casefold()) if isinstance(sub, str) else None
+            if m.author_reach == 0 and known is not None and known[0] > 0:
+                m = replace(m, author_reach=known[0])
+            out.append(m)
+        return out
 
     def _read(self, listing: Listing, state: RedditCursor, out: Gathered) -> float | None:
         """Page back through one listing to its high-water mark, at most ``max_items`` items (on
@@ -315,8 +353,40 @@ class RedditCollector:
         return scrub(text)
 
 
-def build(settings: RedditSettings) -> RedditCollector:
-    """The collector for a ``[reddit]`` config section."""
+class RedditSettings(Section):
+    """``[sources.reddit]`` (or ``[reddit]``): Reddit's OAuth API through praw."""
+
+    client_id: SecretStr
+    client_secret: SecretStr
+    user_agent: NonEmpty
+    api_base: HttpUrl = "https://oauth.reddit.com"
+    auth_base: HttpUrl = "https://www.reddit.com"
+    interval: Duration = timedelta(minutes=2)
+    limit: int = Field(default=100, ge=1, le=1000)
+    timeout: Duration = timedelta(seconds=20)
+
+
+class RedditBrandOptions(Section):
+    """``[brands.reddit]``: where to look for the brand (old key: ``[[brands]] subreddits``)."""
+
+    subreddits: list[NonEmpty] = Field(default_factory=list)
+    """Subreddits whose new posts and comments are read too; empty: site-wide search only."""
+
+
+def subreddits_of(query: BrandQuery) -> tuple[str, ...]:
+    """The brand's subreddits: its ``[brands.reddit]`` options, else the old field."""
+    if isinstance(query.options, RedditBrandOptions) and query.options.subreddits:
+        return tuple(query.options.subreddits)
+    return query.subreddits
+
+
+def check_query(query: str, _languages: Sequence[str], brand: str, _options: Any) -> None:
+    """ConfigError when Reddit's search cannot express ``query``."""
+    to_reddit(parse(query, brand=brand))
+
+
+def build(settings: RedditSettings, context: PluginContext | None = None) -> RedditCollector:
+    """The collector for a ``[sources.reddit]`` config section."""
     return RedditCollector(
         client_id=settings.client_id.get_secret_value(),
         client_secret=settings.client_secret.get_secret_value(),
@@ -326,6 +396,17 @@ def build(settings: RedditSettings) -> RedditCollector:
         limit=settings.limit,
         timeout=settings.timeout.total_seconds(),
     )
+
+
+PLUGIN = SourcePlugin(
+    kind="reddit",
+    settings=RedditSettings,
+    build=build,
+    brand_options=RedditBrandOptions,
+    brand_aliases={"subreddits": "subreddits"},
+    check_query=check_query,
+    summary="Reddit search, new posts and comments, through praw",
+)
 
 
 def _requestor_class() -> type:

@@ -22,14 +22,17 @@ import glob
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from listener.config import ReplaySettings
+from pydantic import Field
+
+from listener.config import Duration, NonEmpty, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, as_utc
 from listener.errors import PayloadError, SourceUnavailable
+from listener.plugins import PluginContext, SourcePlugin
 from listener.store.limits import MAX_DEPTH, MAX_TIME, MIN_TIME, unstorable
 
 if TYPE_CHECKING:
@@ -219,6 +222,29 @@ class ReplayCollector:
             raise SourceUnavailable(f"cannot read replay file {path}: {exc.strerror}") from exc
 
 
-def build(settings: ReplaySettings) -> ReplayCollector:
-    """A ReplayCollector from the ``[replay]`` section (paths already resolved by the config)."""
+class ReplaySettings(Section):
+    """``[sources.replay]`` (or ``[replay]``): JSONL files read as a source."""
+
+    paths: list[NonEmpty] = Field(min_length=1)
+    """JSONL files or glob patterns, relative to the config file's folder."""
+    interval: Duration = timedelta(minutes=1)
+    max_lines: int = Field(default=10_000, ge=1, le=10_000_000)
+
+    def resolve_paths(self, resolve: Callable[[str, str], str]) -> ReplaySettings:
+        """These settings with the paths made relative to the config file's folder."""
+        paths = [resolve(p, f"paths[{i}]") for i, p in enumerate(self.paths)]
+        return self.model_copy(update={"paths": paths})
+
+
+def build(settings: ReplaySettings, context: PluginContext | None = None) -> ReplayCollector:
+    """A ReplayCollector from the ``[sources.replay]`` section (paths already resolved by the
+    config loader)."""
     return ReplayCollector(patterns=settings.paths, max_lines=settings.max_lines)
+
+
+PLUGIN = SourcePlugin(
+    kind="replay",
+    settings=ReplaySettings,
+    build=build,
+    summary="JSONL files (exports, fixtures, the demo)",
+)

@@ -24,21 +24,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field, SecretStr
+
 from listener.collectors._tweets import MalformedPage, parse_page
+from listener.config import Duration, HttpUrl, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
 from listener.logs import guard, register_secrets, scrub
+from listener.plugins import PluginContext, SourcePlugin
 from listener.query import parse, to_twitter
 
 if TYPE_CHECKING:
     import requests
 
-    from listener.config import TwitterSettings
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ TWEET_FIELDS = [
     "conversation_id",
     "referenced_tweets",
     "author_id",
+    "note_tweet",  # the whole text of a post longer than 280 characters
 ]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 CURSOR_IDS = ("since_id", "until_id")
@@ -236,14 +240,38 @@ class _StaleCursor(SourceUnavailable):
         self.parameters = parameters
 
 
-def build(settings: TwitterSettings) -> TwitterCollector:
-    """The collector for a ``[twitter]`` config section."""
+class TwitterSettings(Section):
+    """``[sources.twitter]`` (or ``[twitter]``): the X API v2 recent search."""
+
+    bearer_token: SecretStr
+    api_base: HttpUrl = "https://api.twitter.com"
+    interval: Duration = timedelta(minutes=1)
+    max_pages: int = Field(default=10, ge=1, le=100)
+    timeout: Duration = timedelta(seconds=20)
+
+
+def check_query(query: str, languages: Sequence[str], brand: str, _options: Any) -> None:
+    """ConfigError when X cannot search ``query`` (too long, unsupported operators)."""
+    to_twitter(parse(query), languages, brand=brand)
+
+
+def build(settings: TwitterSettings, context: PluginContext | None = None) -> TwitterCollector:
+    """The collector for a ``[sources.twitter]`` config section."""
     return TwitterCollector(
         bearer_token=settings.bearer_token.get_secret_value(),
         api_base=settings.api_base,
         max_pages=settings.max_pages,
         timeout=settings.timeout.total_seconds(),
     )
+
+
+PLUGIN = SourcePlugin(
+    kind="twitter",
+    settings=TwitterSettings,
+    build=build,
+    check_query=check_query,
+    summary="X (Twitter) API v2 recent search, through tweepy",
+)
 
 
 def _session(api_base: str, timeout: float) -> requests.Session:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from listener.domain import StoredMention
 from listener.ports import AlertMessage
+from listener.trends.explain import explained
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -97,13 +98,20 @@ def render(message: AlertMessage) -> Rendered:
     alert = message.alert
     if alert.kind == "digest":
         return _digest(message)
+    if alert.kind == "report":
+        return _report(message)
     if alert.kind == "spike":
         head = f"📈 Negative spike for {alert.brand}"
         blocks = [
             {"type": "header", "text": _plain(head, HEADER_LIMIT)},
             _section(f"*Why it fired:* {escape(alert.reason)}"),
-            _context(f"alert #{alert.id} · {alert.created_at:%Y-%m-%d %H:%M} UTC"),
         ]
+        drove = explained(alert.details)
+        if drove:
+            blocks.append(_section("\n".join(escape(line) for line in drove)))
+        for example in message.examples[:3]:
+            blocks.append(_section(f"{_quote(example.mention.text, 600)}\n{_who(example)}"))
+        blocks.append(_context(f"alert #{alert.id} · {alert.created_at:%Y-%m-%d %H:%M} UTC"))
         return Rendered(text=f"{head}: {escape(alert.reason)}"[:FALLBACK_LIMIT], blocks=blocks)
     head = f"😡 Angry mention of {alert.brand}"
     blocks = [{"type": "header", "text": _plain(head, HEADER_LIMIT)}]
@@ -126,11 +134,21 @@ def render(message: AlertMessage) -> Rendered:
     return Rendered(text=fallback[:FALLBACK_LIMIT], blocks=blocks)
 
 
+def _report(message: AlertMessage) -> Rendered:
+    alert = message.alert
+    lines = [str(line) for line in alert.details.get("lines", [])] or [alert.reason]
+    head = f"📊 {alert.brand}: {alert.details.get('every', '')} report".replace(
+        ":  report", ": report"
+    )
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(head, HEADER_LIMIT)}]
+    blocks += [_section(escape(line)) for line in lines[:40]]
+    return Rendered(text=f"{head}: {escape(lines[0])}"[:FALLBACK_LIMIT], blocks=blocks[:50])
+
+
 def _digest(message: AlertMessage) -> Rendered:
     alert = message.alert
     count = int(alert.details.get("count", len(message.examples)))
-    command = str(alert.details.get("command", "listener alerts list --digest DIGEST_ID"))
-    command = command.replace("DIGEST_ID", str(alert.id))
+    command = f"{message.command_prefix} alerts list --digest {alert.id}"
     head = f"🚨 {count:,} angry mentions of {alert.brand}"
     summary = (
         f"*{count:,}* angry mentions arrived together; they are folded into this digest instead "
@@ -141,6 +159,9 @@ def _digest(message: AlertMessage) -> Rendered:
         ranked = sorted(by_source.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))[:10]
         parts = [f"{escape(str(k))} {int(v):,}" for k, v in ranked]
         summary += "\n*By source:* " + " · ".join(parts)
+    drove = explained({k: v for k, v in alert.details.items() if k != "top_sources"})
+    if drove:
+        summary += "\n" + "\n".join(escape(line) for line in drove)
     span = _span(alert.details.get("first_at"), alert.details.get("last_at"))
     if span:
         summary += f"\n*Alerted:* {span}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from listener.config import Section
+from listener.plugins import NotifierPlugin, PluginContext
 from listener.ports import AlertMessage, Notifier
 
 
@@ -18,7 +20,9 @@ class ConsoleNotifier:
         alert = message.alert
         stream = self._stream or sys.stdout
         head = f"[ALERT {alert.kind} #{alert.id}] {alert.brand}"
-        if alert.kind == "digest":
+        if alert.kind == "report":
+            body = " | ".join(str(line) for line in alert.details.get("lines", []))
+        elif alert.kind == "digest":
             body = f"{alert.details.get('count', len(message.examples))} angry mentions folded"
         elif message.mention is not None:
             m = message.mention.mention
@@ -30,6 +34,23 @@ class ConsoleNotifier:
         print(f"{head}: {body} | why: {alert.reason}", file=stream, flush=True)
 
 
-def build(*, stream: TextIO | None = None) -> Notifier:
+class ConsoleSettings(Section):
+    """``[notifiers.console]``: no options; the default when no notifier is configured."""
+
+
+def build(
+    settings: ConsoleSettings | None = None,
+    context: PluginContext | None = None,
+    *,
+    stream: TextIO | None = None,
+) -> Notifier:
     """A console notifier writing to ``stream`` (stdout by default)."""
     return ConsoleNotifier(stream=stream)
+
+
+PLUGIN = NotifierPlugin(
+    kind="console",
+    settings=ConsoleSettings,
+    build=build,
+    summary="one line per alert on standard output",
+)

@@ -23,6 +23,9 @@ from datetime import timedelta
 from http.client import HTTPException
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr, model_validator
+
+from listener.config import Duration, HttpUrl, Section, check_http_url
 from listener.errors import NotifyPermanent, NotifyRetryable
 from listener.logs import guard, register_secrets
 from listener.notifiers._slack_errors import (
@@ -33,6 +36,7 @@ from listener.notifiers._slack_errors import (
     transport_error,
 )
 from listener.notifiers.blocks import render
+from listener.plugins import NotifierPlugin, PluginContext
 from listener.ports import AlertMessage, Notifier
 
 if TYPE_CHECKING:
@@ -40,7 +44,6 @@ if TYPE_CHECKING:
     from slack_sdk.web import SlackResponse
     from slack_sdk.webhook import WebhookClient
 
-    from listener.config import SlackSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ class SlackBotNotifier:
         self._channel_ids: dict[str, str] = {}
         self._metadata = True
         self._warned: set[str] = set()
+        self.send_timeout = timedelta(seconds=10)
+        """The client's timeout: the dispatch lease outlives a send (``Notifier``)."""
 
     def send(self, message: AlertMessage) -> None:
         """Post the alert; NotifyUncertain when the request went out and no answer came."""
@@ -138,7 +143,8 @@ class SlackBotNotifier:
     # -- helpers ------------------------------------------------------------------------------
 
     def _channel(self, message: AlertMessage) -> str:
-        channel = message.channel or self._default_channel
+        own = message.options.channel if isinstance(message.options, SlackBrandOptions) else None
+        channel = own or message.channel or self._default_channel
         if not channel:
             raise NotifyPermanent(f"no Slack channel for brand {message.alert.brand!r}")
         return channel
@@ -215,6 +221,7 @@ class SlackWebhookNotifier:
 
     def __init__(self, *, client: WebhookClient) -> None:
         self._client = client
+        self.send_timeout = timedelta(seconds=10)
 
     def send(self, message: AlertMessage) -> None:
         rendered = render(message)
@@ -240,7 +247,34 @@ def _next_cursor(page: SlackResponse) -> str | None:
     return str(cursor) if cursor else None
 
 
-def build(settings: SlackSettings) -> Notifier:
+class SlackSettings(Section):
+    """``[notifiers.NAME] kind = "slack"`` (or ``[slack]``): a bot token or a webhook."""
+
+    token: SecretStr | None = None
+    webhook_url: SecretStr | None = None
+    channel: str | None = None
+    api_base: HttpUrl = "https://slack.com/api"
+    timeout: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SlackSettings:
+        if (self.token is None) == (self.webhook_url is None):
+            raise ValueError("set exactly one of slack.token or slack.webhook_url")
+        if self.token is not None and not self.channel:
+            raise ValueError("slack.channel is required with slack.token")
+        if self.webhook_url is not None:
+            check_http_url(self.webhook_url.get_secret_value())
+        return self
+
+
+class SlackBrandOptions(Section):
+    """``[brands.slack]`` (old key: ``[[brands]] slack_channel``)."""
+
+    channel: str | None = None
+    """The brand's channel (bot token only); unset: the notifier's ``channel``."""
+
+
+def build(settings: SlackSettings, context: PluginContext | None = None) -> Notifier:
     """The Slack notifier for ``settings`` (bot token or webhook)."""
     timeout = max(1, round(settings.timeout.total_seconds()))
     secret = settings.token or settings.webhook_url
@@ -256,11 +290,25 @@ def build(settings: SlackSettings) -> Notifier:
             timeout=timeout,
             retry_handlers=[],
         )
-        return SlackBotNotifier(client=client, default_channel=settings.channel)
+        bot = SlackBotNotifier(client=client, default_channel=settings.channel)
+        bot.send_timeout = settings.timeout
+        return bot
     assert settings.webhook_url is not None  # the settings validator guarantees one of the two
     from slack_sdk.webhook import WebhookClient
 
     hook = WebhookClient(
         settings.webhook_url.get_secret_value(), timeout=timeout, retry_handlers=[]
     )
-    return SlackWebhookNotifier(client=hook)
+    webhook = SlackWebhookNotifier(client=hook)
+    webhook.send_timeout = settings.timeout
+    return webhook
+
+
+PLUGIN = NotifierPlugin(
+    kind="slack",
+    settings=SlackSettings,
+    build=build,
+    brand_options=SlackBrandOptions,
+    brand_aliases={"slack_channel": "channel"},
+    summary="Slack Block Kit messages (bot token with read-back, or an incoming webhook)",
+)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -30,11 +30,15 @@ from listener.errors import StoreError
 from listener.store.dialect import insert_for
 from listener.store.failures import detail
 from listener.store.limits import MAX_INT, MAX_LENGTHS, MIN_INT, unstorable
-from listener.store.schema import cursors, mentions, quarantine
+from listener.store.rollups import apply, lock, mention_contributions
+from listener.store.schema import cursors, mention_brands, mentions, quarantine, score_queue
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500
+OnQueued = Callable[[Connection, list[int]], None]
+"""Called inside a batch's transaction with the ids of its new mentions, once they are queued
+for scoring (scale-out: the scoring jobs are enqueued in that same transaction)."""
 _CAUGHT = (SQLAlchemyError, ValueError, TypeError, OverflowError)
 
 
@@ -52,8 +56,16 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def write_batch(engine: Engine, source: str, query: BrandQuery, batch: Batch) -> int:
-    """Store ``batch`` (see the module docstring); returns the number of new mentions."""
+def write_batch(
+    engine: Engine,
+    source: str,
+    query: BrandQuery,
+    batch: Batch,
+    *,
+    on_queued: OnQueued | None = None,
+) -> int:
+    """Store ``batch`` (see the module docstring) and queue its new mentions for scoring, in
+    one transaction; returns the number of new mentions."""
     now = utcnow()
     rows: list[tuple[Mention, dict[str, Any]]] = []
     bad = list(batch.quarantined)
@@ -63,7 +75,7 @@ def write_batch(engine: Engine, source: str, query: BrandQuery, batch: Batch) ->
             rows.append((mention, _mention_row(mention, now)))
         else:
             bad.append(_refused(source, query, mention, problem, now))
-    writer = _Writer(source=source, query=query, cursor=batch.cursor, now=now)
+    writer = _Writer(source=source, query=query, cursor=batch.cursor, now=now, on_queued=on_queued)
     try:
         with engine.begin() as conn:
             return writer.all_at_once(conn, rows, bad)
@@ -86,23 +98,63 @@ def write_batch(engine: Engine, source: str, query: BrandQuery, batch: Batch) ->
     return added
 
 
+def link_brand(conn: Connection, source: str, brand: str, external_ids: Sequence[str]) -> int:
+    """Record that the stored mentions (source, external_ids) belong to ``brand`` (a mention
+    found by two brands' queries belongs to both) and count the new links in the rollups.
+    Returns the number of new links."""
+    linked = 0
+    for chunk in chunks(sorted(set(external_ids))):
+        found = conn.execute(
+            select(mentions.c.id, mentions.c.created_at, mentions.c.lang).where(
+                mentions.c.source == source, mentions.c.external_id.in_(chunk)
+            )
+        ).all()
+        if not found:
+            continue
+        stmt = insert_for(conn, mention_brands).on_conflict_do_nothing(
+            index_elements=["mention_id", "brand"]
+        )
+        rows = [
+            {"mention_id": i, "brand": brand, "created_at": at, "source": source, "lang": lang}
+            for i, at, lang in found
+        ]
+        new = [
+            r.mention_id for r in conn.execute(stmt.returning(mention_brands.c.mention_id), rows)
+        ]
+        if new:
+            apply(conn, mention_contributions(conn, new, brand=brand))
+        linked += len(new)
+    return linked
+
+
 def _failed(engine: Engine, source: str, query: BrandQuery, exc: BaseException) -> StoreError:
     why = detail(exc, password=engine.url.password)
     return StoreError(f"could not store {source} batch for {query.brand!r}: {why}")
 
 
 class _Writer:
-    def __init__(self, *, source: str, query: BrandQuery, cursor: str | None, now: datetime):
+    def __init__(
+        self,
+        *,
+        source: str,
+        query: BrandQuery,
+        cursor: str | None,
+        now: datetime,
+        on_queued: OnQueued | None,
+    ):
         self.source, self.query, self.cursor, self.now = source, query, cursor, now
+        self.on_queued = on_queued
 
     def all_at_once(
         self, conn: Connection, rows: Sequence[tuple[Mention, dict[str, Any]]], bad: list[Any]
     ) -> int:
-        added = 0
+        lock(conn)  # rollups: the new mentions' volume is counted in this transaction
+        ids: list[int] = []
         for chunk in chunks([row for _, row in rows]):
-            added += len(conn.execute(self._insert(conn), list(chunk)).all())
-        self._finish(conn, bad)
-        return added
+            ids += [r[0] for r in conn.execute(self._insert(conn), list(chunk))]
+        self._finish(conn, bad, ids)
+        link_brand(conn, self.source, self.query.brand, [m.external_id for m, _ in rows])
+        return len(ids)
 
     def row_by_row(
         self,
@@ -115,18 +167,21 @@ class _Writer:
         # A write first, so that SQLite's transaction is open before the first SAVEPOINT
         # (pysqlite begins it lazily, and a SAVEPOINT outside one would commit on release).
         self._save_cursor(conn)
-        added, refused = 0, []
+        lock(conn)
+        ids: list[int] = []
+        refused = []
         for mention, row in rows:
             try:
                 with conn.begin_nested():
-                    added += len(conn.execute(self._insert(conn), row).all())
+                    ids += [r[0] for r in conn.execute(self._insert(conn), row)]
             except _CAUGHT as exc:
                 if not row_error(exc):
                     raise
                 reason = f"the database refused it: {detail(exc, password=password)}"
                 refused.append(_refused(self.source, self.query, mention, reason, self.now))
-        self._finish(conn, bad + refused)
-        return added, refused
+        self._finish(conn, bad + refused, ids)
+        link_brand(conn, self.source, self.query.brand, [m.external_id for m, _ in rows])
+        return len(ids), refused
 
     def _insert(self, conn: Connection) -> Any:
         stmt = insert_for(conn, mentions).on_conflict_do_nothing(
@@ -134,7 +189,13 @@ class _Writer:
         )
         return stmt.returning(mentions.c.id)
 
-    def _finish(self, conn: Connection, bad: Sequence[Quarantined]) -> None:
+    def _finish(self, conn: Connection, bad: Sequence[Quarantined], ids: list[int]) -> None:
+        if ids:
+            queued = [{"mention_id": i, "queued_at": self.now} for i in ids]
+            for chunk in chunks(queued):
+                conn.execute(score_queue.insert(), list(chunk))
+            if self.on_queued is not None:
+                self.on_queued(conn, ids)
         if bad:
             conn.execute(quarantine.insert(), [_quarantine_row(q, self.now) for q in bad])
         self._save_cursor(conn)
@@ -167,6 +228,7 @@ def _mention_row(mention: Mention, collected_at: datetime) -> dict[str, Any]:
         "url": mention.url,
         "lang": mention.lang,
         "in_reply_to": mention.in_reply_to,
+        "repost_of": mention.repost_of,
         "created_at": mention.created_at,
         "collected_at": collected_at,
         "raw": dict(mention.raw),

@@ -32,6 +32,7 @@ from listener.domain import Alert, AlertKind, AlertStatus, NewAlert, as_utc, utc
 from listener.errors import ListenerError
 from listener.ports import Claim, Storm
 from listener.store.dialect import insert_for
+from listener.store.rollups import Tracker, alert_contributions, apply, lock
 from listener.store.schema import alerts, mentions
 from listener.store.storm import pending_due, storm_rows, summarize_storm
 
@@ -42,8 +43,13 @@ def insert_alerts(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -
     The Store's ``add_scores`` calls this so alerts commit with the scores that caused them.
     Returns the number of rows inserted.
     """
+    return len(insert_alert_ids(conn, new, now=now))
+
+
+def insert_alert_ids(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -> list[int]:
+    """As ``insert_alerts``; returns the ids of the rows inserted."""
     if not new:
-        return 0
+        return []
     rows = [
         {
             "kind": a.kind,
@@ -58,9 +64,12 @@ def insert_alerts(conn: Connection, new: Sequence[NewAlert], *, now: datetime) -
         }
         for a in new
     ]
+    lock(conn)  # the alert rollups (listener.store.rollups) follow in this transaction
     stmt = insert_for(conn, alerts).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    # RETURNING counts what was inserted on both databases (rowcount is unreliable here)
-    return len(conn.execute(stmt.returning(alerts.c.id), rows).all())
+    # RETURNING tells what was inserted on both databases (rowcount is unreliable here)
+    ids = [int(r[0]) for r in conn.execute(stmt.returning(alerts.c.id), rows)]
+    apply(conn, alert_contributions(conn, ids))
+    return ids
 
 
 def _alert(row: Row[Any]) -> Alert:
@@ -133,6 +142,24 @@ class SqlOutbox:
         return self._transition(
             claim, status="sent", sent_at=at, next_attempt_at=None, last_error=None
         )
+
+    def mark_delivered(self, claim: Claim, notifier: str) -> bool:
+        """One notifier of the alert's route delivered it: recorded in ``details``
+        (``delivered_to``), so a retry goes to the other notifiers only."""
+        guard = (
+            alerts.c.id == claim.alert_id,
+            alerts.c.status == "sending",
+            alerts.c.next_attempt_at == claim.until,
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(select(alerts.c.details).where(*guard).with_for_update()).first()
+            if row is None:
+                return False
+            details = dict(row.details or {})
+            done = [str(n) for n in details.get("delivered_to", [])]
+            if notifier not in done:
+                details["delivered_to"] = [*done, notifier]
+            return conn.execute(update(alerts).where(*guard).values(details=details)).rowcount == 1
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
         """Not delivered: attempts += 1; pending again, try at ``next_attempt_at``."""
@@ -212,11 +239,7 @@ class SqlOutbox:
             if row is None:
                 raise ListenerError(f"no alert with id {alert_id} (see: listener alerts list)")
             targets = or_(alerts.c.id == alert_id, alerts.c.digest_id == alert_id)
-            conn.execute(
-                update(alerts)
-                .where(targets, alerts.c.acked_at.is_(None))
-                .values(acked_at=at, acked_by=by)
-            )
+            _track_acks(conn, and_(targets, alerts.c.acked_at.is_(None)), at=at, by=by)
             return _alert(conn.execute(select(alerts).where(alerts.c.id == alert_id)).one())
 
     def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
@@ -225,20 +248,19 @@ class SqlOutbox:
         mention_ids = select(mentions.c.id).where(
             mentions.c.source == source, mentions.c.external_id == external_id
         )
-        stmt = (
-            update(alerts)
-            .where(alerts.c.mention_id.in_(mention_ids), alerts.c.acked_at.is_(None))
-            .values(acked_at=at, acked_by=by)
-        )
+        where = and_(alerts.c.mention_id.in_(mention_ids), alerts.c.acked_at.is_(None))
         with self._engine.begin() as conn:
-            return conn.execute(stmt).rowcount
+            return _track_acks(conn, where, at=at, by=by)
 
     # -- reads --------------------------------------------------------------------------------
 
-    def due(self, now: datetime, limit: int) -> list[Alert]:
+    def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
         """Pending alerts whose next attempt is due at ``now`` (and 'sending' rows whose lease
-        expired: a dispatcher died holding them), oldest first."""
-        stmt = select(alerts).where(self._due_clause(now)).order_by(alerts.c.id).limit(limit)
+        expired: a dispatcher died holding them), oldest first; only those of ``ids`` if given."""
+        stmt = select(alerts).where(self._due_clause(now))
+        if ids is not None:
+            stmt = stmt.where(alerts.c.id.in_(sorted(set(ids))[:limit]))
+        stmt = stmt.order_by(alerts.c.id).limit(limit)
         with self._engine.connect() as conn:
             return [_alert(r) for r in conn.execute(stmt)]
 
@@ -351,6 +373,22 @@ class SqlOutbox:
         )
         with self._engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
+
+
+def _track_acks(conn: Connection, where: Any, *, at: datetime, by: str) -> int:
+    """Record a first response on the alerts ``where`` selects, response-time rollups too."""
+    lock(conn)
+    ids = list(conn.execute(select(alerts.c.id).where(where)).scalars())
+    if not ids:
+        return 0
+    tracker = Tracker(conn, alert_ids=ids)
+    conn.execute(
+        update(alerts)
+        .where(alerts.c.id.in_(ids), alerts.c.acked_at.is_(None))
+        .values(acked_at=at, acked_by=by)
+    )
+    tracker.finish()
+    return len(ids)
 
 
 def _empty_stats() -> dict[str, Any]:

@@ -75,12 +75,14 @@ mentions = Table(
     Column("url", Text, nullable=False, default=""),
     Column("lang", String(16)),
     Column("in_reply_to", String(128)),
+    Column("repost_of", String(128)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("collected_at", UtcDateTime, nullable=False),
     Column("raw", Json, nullable=False),
     UniqueConstraint("source", "external_id"),
     Index("ix_mentions_brand_created_at", "brand", "created_at"),
     Index("ix_mentions_source_in_reply_to", "source", "in_reply_to"),
+    Index("ix_mentions_source_repost_of", "source", "repost_of"),
 )
 
 scores = Table(
@@ -150,4 +152,122 @@ alerts = Table(
     Column("digest_id", Id),
     Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_alerts_brand_created_at", "brand", "created_at"),
+)
+
+# -- analysts: brands per mention, label corrections, rollups (migration 0003) -----------------
+
+mention_brands = Table(
+    "mention_brands",
+    metadata,
+    Column("mention_id", Id, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True),
+    Column("brand", String(200), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("lang", String(16)),
+    Column("label", String(16)),
+    Column("anger", Float),
+    Index("ix_mention_brands_brand_created_at", "brand", "created_at"),
+)
+"""Every brand a mention belongs to (a post comparing two airlines counts for both);
+``mentions.brand`` keeps the brand it was first collected for. ``lang``, ``label`` and
+``anger`` repeat the mention's effective values (kept with the rollups) so that a brand's
+latest negative mentions are one index scan."""
+
+label_rules = Table(
+    "label_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("brand", String(200)),
+    Column("query", Text, nullable=False),
+    Column("label", String(16), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("enabled", Integer, nullable=False, default=1),
+)
+"""Set the label of mentions matching a query (listener's query language); brand None: all."""
+
+label_overrides = Table(
+    "label_overrides",
+    metadata,
+    Column("mention_id", Id, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True),
+    Column("label", String(16), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("rule_id", Id, ForeignKey("label_rules.id", ondelete="CASCADE")),
+)
+"""The effective label of a mention when it is not the model's: an analyst's (rule_id NULL,
+always wins) or a label rule's."""
+
+trend_rollups = Table(
+    "trend_rollups",
+    metadata,
+    Column("brand", String(200), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("lang", String(16), primary_key=True),
+    Column("volume", BigInteger, nullable=False, default=0),
+    Column("negative", BigInteger, nullable=False, default=0),
+    Column("neutral", BigInteger, nullable=False, default=0),
+    Column("positive", BigInteger, nullable=False, default=0),
+    Column("angry", BigInteger, nullable=False, default=0),
+    Column("anger_sum", Float, nullable=False, default=0.0),
+    Column("reach", BigInteger, nullable=False, default=0),
+    Column("alerts", BigInteger, nullable=False, default=0),
+    Column("responded", BigInteger, nullable=False, default=0),
+    Column("response_seconds", Float, nullable=False, default=0.0),
+)
+"""Per (brand, UTC hour since the epoch, source, language ('' unknown)): the measures of the
+mentions created in that hour (effective labels) and of the alerts raised in it."""
+
+brand_hours = Table(
+    "brand_hours",
+    metadata,
+    Column("brand", String(200), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),
+    *[
+        Column(name, BigInteger, nullable=False, default=0)
+        for name in ("volume", "negative", "neutral", "positive", "angry")
+    ],
+    Column("anger_sum", Float, nullable=False, default=0.0),
+    Column("reach", BigInteger, nullable=False, default=0),
+    Column("alerts", BigInteger, nullable=False, default=0),
+    Column("responded", BigInteger, nullable=False, default=0),
+    Column("response_seconds", Float, nullable=False, default=0.0),
+)
+"""``trend_rollups`` summed over sources and languages: what unfiltered trends read."""
+
+term_rollups = Table(
+    "term_rollups",
+    metadata,
+    Column("brand", String(200), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("term", String(200), primary_key=True),
+    Column("mentions", BigInteger, nullable=False, default=0),
+)
+"""Per (brand, UTC day since the epoch, term): negative mentions that contain the term (a
+word or two-word phrase); the input of complaint drivers."""
+
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("at", UtcDateTime),
+    Column("value", Text),
+)
+"""Where a job got to (the spike job's last window end, a report's last period, ...)."""
+score_queue = Table(
+    "score_queue",
+    metadata,
+    # mentions waiting for a score, written in the transaction that stores them and deleted in
+    # the one that stores their score: the score stage claims work from here by primary key, so
+    # its cost does not grow with the mentions already scored
+    Column(
+        "mention_id",
+        Id,
+        ForeignKey("mentions.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("queued_at", UtcDateTime, nullable=False),
 )

@@ -11,14 +11,13 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, exists, func, select
+from sqlalchemy import Connection, Engine, and_, case, exists, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 
 from listener.domain import (
     Batch,
     BrandQuery,
-    Mention,
     NewAlert,
     Score,
     Sentiment,
@@ -27,29 +26,14 @@ from listener.domain import (
     utcnow,
 )
 from listener.ports import ExportRow, SourceState
-from listener.store.batches import CHUNK, chunks, write_batch
+from listener.store.batches import CHUNK, OnQueued, chunks, write_batch
 from listener.store.dialect import insert_for
-from listener.store.outbox import insert_alerts
-from listener.store.schema import alerts, cursors, mentions, quarantine, scores
-
-
-def _to_stored(row: Row[Any]) -> StoredMention:
-    m = row._mapping
-    mention = Mention(
-        source=m["source"],
-        external_id=m["external_id"],
-        brand=m["brand"],
-        text=m["text"],
-        author=m["author"],
-        created_at=m["created_at"],
-        url=m["url"],
-        lang=m["lang"],
-        author_reach=m["author_reach"],
-        engagement=m["engagement"],
-        in_reply_to=m["in_reply_to"],
-        raw=m["raw"],
-    )
-    return StoredMention(id=m["id"], mention=mention, collected_at=m["collected_at"])
+from listener.store.labels import SqlLabels, apply_rules_in, effective_overrides
+from listener.store.outbox import insert_alert_ids
+from listener.store.queue import SqlScoreQueue
+from listener.store.rollups import Tracker, lock
+from listener.store.rows import to_stored
+from listener.store.schema import alerts, cursors, mentions, quarantine, score_queue, scores
 
 
 def _to_score(row: Row[Any]) -> Score:
@@ -65,14 +49,32 @@ def _to_score(row: Row[Any]) -> Score:
     )
 
 
-class SqlStore:
-    """ports.Store over a SQLAlchemy Engine (SQLite or PostgreSQL)."""
+def _not_relabelled(conn: Connection, new: Sequence[NewAlert]) -> list[NewAlert]:
+    """``new`` without the mention alerts of mentions an override or rule labels otherwise
+    than negative (the analysts' label wins over the model's for alerts too)."""
+    ids = [a.mention_id for a in new if a.kind == "mention" and a.mention_id is not None]
+    labels = effective_overrides(conn, ids) if ids else {}
+    return [a for a in new if labels.get(a.mention_id or -1, "negative") == "negative"]
 
-    def __init__(self, engine: Engine) -> None:
+
+class SqlStore(SqlScoreQueue):
+    """ports.Store (with its ScoreQueue) over a SQLAlchemy Engine (SQLite or PostgreSQL)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_queued: OnQueued | None = None,
+        on_alerts: OnQueued | None = None,
+    ) -> None:
+        """``on_queued``/``on_alerts``: called inside the transaction that stores new mentions
+        (queued for scoring) or new alerts, with their ids (scale-out enqueues their jobs)."""
         self.engine = engine
+        self._on_queued = on_queued
+        self._on_alerts = on_alerts
 
     def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
-        return write_batch(self.engine, source, query, batch)
+        return write_batch(self.engine, source, query, batch, on_queued=self._on_queued)
 
     def source_state(self, source: str, brand: str) -> SourceState:
         with self.engine.connect() as conn:
@@ -88,6 +90,45 @@ class SqlStore:
             retry_at=m["retry_at"],
             last_error=m["last_error"],
         )
+
+    def copies_of(
+        self, source: str, brand: str, texts: Collection[str], *, since: datetime
+    ) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(texts))):
+                rows = conn.execute(
+                    select(mentions.c.text, mentions.c.external_id)
+                    .where(
+                        mentions.c.brand == brand,
+                        mentions.c.created_at >= since,
+                        mentions.c.source == source,
+                        mentions.c.repost_of.is_(None),
+                        mentions.c.text.in_(chunk),
+                    )
+                    .order_by(mentions.c.created_at, mentions.c.id)
+                )
+                for text, external_id in rows:
+                    found.setdefault(text, external_id)
+        return found
+
+    def repost_reach(self, originals: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, external_id in originals:
+            by_source.setdefault(source, []).append(external_id)
+        with self.engine.connect() as conn:
+            for source, ids in by_source.items():
+                for chunk in chunks(sorted(set(ids))):
+                    rows = conn.execute(
+                        select(mentions.c.repost_of, func.sum(mentions.c.author_reach))
+                        .where(mentions.c.source == source, mentions.c.repost_of.in_(chunk))
+                        .group_by(mentions.c.repost_of)
+                    )
+                    for original, reach in rows:
+                        if reach:
+                            found[(source, str(original))] = int(reach)
+        return found
 
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         now = utcnow()
@@ -119,9 +160,15 @@ class SqlStore:
             rows = conn.execute(
                 select(mentions).where(~scored).order_by(mentions.c.id).limit(limit)
             )
-            return [_to_stored(r) for r in rows]
+            return [to_stored(r) for r in rows]
 
-    def add_scores(self, new_scores: Sequence[Score], new_alerts: Sequence[NewAlert] = ()) -> int:
+    def add_scores(
+        self,
+        new_scores: Sequence[Score],
+        new_alerts: Sequence[NewAlert] = (),
+        *,
+        done: Sequence[int] = (),
+    ) -> int:
         now = utcnow()
         score_rows = [
             {
@@ -138,15 +185,25 @@ class SqlStore:
             }
             for s in new_scores
         ]
+        scored_ids = [s.mention_id for s in new_scores]
         with self.engine.begin() as conn:
+            lock(conn)  # rollups: kept current in this transaction (listener.store.rollups)
+            tracker = Tracker(conn, mention_ids=scored_ids)
             added = 0
             for chunk in chunks(score_rows):
                 stmt = insert_for(conn, scores).on_conflict_do_nothing(
                     index_elements=["mention_id", "model"]
                 )
                 added += len(conn.execute(stmt.returning(scores.c.id), list(chunk)).all())
+            apply_rules_in(conn, scored_ids, at=now)
+            tracker.finish()
             if new_alerts:
-                insert_alerts(conn, new_alerts, now=now)
+                kept = _not_relabelled(conn, new_alerts)
+                alert_ids = insert_alert_ids(conn, kept, now=now) if kept else []
+                if alert_ids and self._on_alerts is not None:
+                    self._on_alerts(conn, alert_ids)
+            for ids in chunks(sorted(set(done))):
+                conn.execute(score_queue.delete().where(score_queue.c.mention_id.in_(ids)))
         return added
 
     def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
@@ -169,7 +226,7 @@ class SqlStore:
                 rows = conn.execute(
                     select(mentions).where(mentions.c.id.in_(chunk)).order_by(mentions.c.id)
                 )
-                out.extend(_to_stored(r) for r in rows)
+                out.extend(to_stored(r) for r in rows)
         return out
 
     def find_mention(self, source: str, external_id: str) -> StoredMention | None:
@@ -179,7 +236,7 @@ class SqlStore:
                     mentions.c.source == source, mentions.c.external_id == external_id
                 )
             ).first()
-        return None if row is None else _to_stored(row)
+        return None if row is None else to_stored(row)
 
     def first_reply(
         self, source: str, external_id: str, *, authors: Collection[str]
@@ -199,23 +256,26 @@ class SqlStore:
         )
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return None if row is None else _to_stored(row)
+        return None if row is None else to_stored(row)
 
     def iter_mentions(
-        self, *, brand: str | None = None, since: datetime | None = None
+        self, *, brand: str | None = None, since: datetime | None = None, raw: bool = True
     ) -> Iterator[StoredMention]:
-        stmt = select(mentions).order_by(mentions.c.created_at, mentions.c.id)
+        columns = mentions.c if raw else [c for c in mentions.c if c.name != "raw"]
+        stmt = select(*columns).order_by(mentions.c.created_at, mentions.c.id)
         if brand is not None:
             stmt = stmt.where(mentions.c.brand == brand)
         if since is not None:
             stmt = stmt.where(mentions.c.created_at >= since)
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=CHUNK).execute(stmt):
-                yield _to_stored(row)
+                yield to_stored(row)
 
     def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
         page: list[StoredMention] = []
-        for stored in self.iter_mentions(brand=brand, since=since):
+        # the raw payloads are never written out: not reading (and decoding) them is most of
+        # the export's time on a large database
+        for stored in self.iter_mentions(brand=brand, since=since, raw=False):
             page.append(stored)
             if len(page) == CHUNK:
                 yield from self._with_scores(page)
@@ -224,8 +284,12 @@ class SqlStore:
 
     def _with_scores(self, page: list[StoredMention]) -> Iterator[ExportRow]:
         latest = self.latest_scores([s.id for s in page]) if page else {}
+        overrides = SqlLabels(self.engine).overrides_of([s.id for s in page]) if page else {}
         for stored in page:
-            yield ExportRow(mention=stored, score=latest.get(stored.id))
+            label, by = overrides.get(stored.id, (None, None))
+            yield ExportRow(
+                mention=stored, score=latest.get(stored.id), label_override=label, label_by=by
+            )
 
     def trend(
         self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int
