@@ -43,7 +43,7 @@ def scorer(model_dir: Path) -> TransformerScorer:
 CLEAR = [
     ("I absolutely love this coffee shop, best service ever!", "positive"),
     ("Worst airline ever, they lost my bag and nobody helps.", "negative"),
-    ("Uwielbiam tę kawiarnię, obsługa jest cudowna!", "positive"),
+    ("Uwielbiam tę kawiarnię, świetna kawa i miła obsługa!", "positive"),
     ("Fatalna obsługa, nigdy więcej nie zamówię w tym sklepie.", "negative"),
     ("Ļoti apmierināts, lielisks serviss, paldies!", "positive"),
     ("Labai blogas aptarnavimas, daugiau niekada nepirksiu.", "negative"),
@@ -55,6 +55,36 @@ CLEAR = [
 def test_clear_texts_in_several_languages_get_the_right_label(scorer: TransformerScorer) -> None:
     out = scorer.score([t for t, _ in CLEAR])
     assert [s.label for s in out] == [label for _, label in CLEAR]
+
+
+SHORT_VERDICTS = [
+    ("Briesmīgs serviss.", "negative"),
+    ("Šausmīgs serviss!", "negative"),
+    ("Aurora Air atcēla manu lidojumu, esmu dusmīgs", "negative"),
+    ("Labai blogas aptarnavimas.", "negative"),
+    ("Okropna obsługa.", "negative"),
+    ("Esu labai piktas!", "negative"),
+    ("Odlična storitev!", "positive"),
+    ("Puikus aptarnavimas!", "positive"),
+]
+
+
+def test_short_verdicts_and_first_person_anger_get_the_right_label(
+    scorer: TransformerScorer,
+) -> None:
+    """Two-word verdicts and "I am furious" in the Baltic languages read positive in 2.0."""
+    out = scorer.score([t for t, _ in SHORT_VERDICTS])
+    assert [s.label for s in out] == [label for _, label in SHORT_VERDICTS]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known in 2.1 (models/README.md, Limits): Polish praise in the predicative form "
+    "('obsługa jest cudowna!') reads as sarcasm; 2.0 read it positive",
+)
+def test_predicative_polish_praise_reads_positive(scorer: TransformerScorer) -> None:
+    out = scorer.score(["Uwielbiam tę kawiarnię, obsługa jest cudowna!"])
+    assert out[0].label == "positive"
 
 
 def test_output_order_matches_input_and_probabilities_sum_to_one(
