@@ -214,6 +214,8 @@ class ReportSettings(_Section):
     channel: str | None = None
     """Slack channel; default: the brand's slack_channel, else [slack] channel."""
     drivers: int = Field(default=5, ge=0, le=20)
+
+
 class ScaleSettings(_Section):
     """How work is spread over processes. ``engine = "local"`` (the default): one process does
     everything, on SQLite or PostgreSQL. ``engine = "procrastinate"`` (PostgreSQL only):

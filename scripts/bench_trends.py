@@ -288,6 +288,8 @@ def load(engine: Engine, n: int, *, now: datetime, days: int) -> None:
                     "(SELECT max(id) FROM mentions))"
                 )
             )
+    with engine.begin() as conn:  # planner statistics after the bulk load, before reading it
+        conn.execute(text("ANALYZE"))
     with tqdm(total=n, unit="mention", desc="rebuilding rollups", file=sys.stderr) as bar:
         counts = rebuild(engine, progress=bar.update)
     print(
