@@ -18,7 +18,7 @@ from listener import plugins
 from listener.config import Settings
 from listener.domain import BrandQuery, NewAlert, Sentiment, StoredMention, utcnow
 from listener.errors import ConfigError
-from listener.pipeline import CollectResult, collect_once
+from listener.pipeline import CollectResult, ReportResult, SpikeResult, collect_once
 from listener.plugins import PluginContext
 from listener.ports import Collector, Notifier, Scorer
 from listener.rules import BrandPolicy, mention_alert, policies_from_settings
@@ -315,10 +315,14 @@ class App:
         self.metrics.on_dispatch(counts)
         return counts
 
-    def detect_spikes(self) -> dict[str, int]:
+    def detect_spikes(self) -> SpikeResult:
         counts = self.alerting.detect_spikes(utcnow())
         self.metrics.on_spikes(counts.get("spikes", 0))
-        return counts
+        return SpikeResult(
+            checked=counts.get("checked", 0),
+            windows=counts.get("windows", 0),
+            spikes=counts.get("spikes", 0),
+        )
 
     @cached_property
     def report_plans(self) -> list[ReportPlan]:
@@ -352,18 +356,19 @@ class App:
                 return [names[c.casefold()] for c in b.competitors]
         return []
 
-    def reports(self) -> dict[str, int]:
+    def reports(self) -> ReportResult:
         """Queue each brand's due daily/weekly report in the outbox (once per period)."""
         from listener.store.watermarks import SqlWatermarks
         from listener.trends.report import queue_reports
 
-        return queue_reports(
+        counts = queue_reports(
             self.trends,
             self.outbox,
             self.report_plans,
             now=utcnow(),
             marks=SqlWatermarks(self.engine),
         )
+        return ReportResult(due=counts.get("due", 0), queued=counts.get("queued", 0))
 
     def close(self) -> None:
         if "engine" in self.__dict__:

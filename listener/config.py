@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -202,6 +203,48 @@ class OpsSettings(_Section):
     """/healthz turns 503 when a job has not succeeded for this long (or 3 intervals)."""
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.casefold() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class DashboardSettings(_Section):
+    """``listener dashboard``: the read-only web dashboard (its one write, a label override,
+    needs the token)."""
+
+    host: NonEmpty = "127.0.0.1"
+    port: int = Field(default=8050, ge=0, le=65535)
+    token: SecretStr | None = None
+    """Write it as ``token = "${LISTENER_DASHBOARD_TOKEN}"``; required to bind beyond loopback
+    and to override labels."""
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+        return value
+
+    @model_validator(mode="after")
+    def _exposed(self) -> DashboardSettings:
+        if self.token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"dashboard.host {self.host!r} is reachable from other machines: set "
+                'dashboard.token (e.g. token = "${LISTENER_DASHBOARD_TOKEN}") or bind 127.0.0.1'
+            )
+        return self
+
+
 class ReportSettings(_Section):
     """The scheduled Slack summary of a brand: ``[reports]`` holds the defaults,
     ``[[brands]] report = {...}`` overrides any of them for one brand."""
@@ -300,6 +343,7 @@ class Settings(_Section):
     alerts: AlertSettings = AlertSettings()
     jobs: JobsSettings = JobsSettings()
     ops: OpsSettings = OpsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     reports: ReportSettings = ReportSettings()
     scale: ScaleSettings = ScaleSettings()
     brands: list[BrandSettings] = Field(default_factory=list)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from listener.app import App
 from listener.domain import utcnow
+from listener.pipeline import StageResult
 
 if TYPE_CHECKING:
     from listener.ops.health import Monitor
@@ -36,6 +37,8 @@ class Job:
     func: Callable[[], Any]
     interval: timedelta
     stage: str
+    then: str | None = None
+    """The job this one feeds: woken at once when the result's ``produced`` is above 0."""
 
 
 def build_jobs(app: App) -> list[Job]:
@@ -46,15 +49,28 @@ def build_jobs(app: App) -> list[Job]:
             func=partial(app.collect, kind, query.brand),
             interval=section.interval,
             stage="collect",
+            then="score",
         )
         for kind, section in app.settings.sources().items()
         for query in app.queries
     ]
     s = app.settings.jobs
     jobs += [
-        Job(id="score", func=app.score, interval=s.score.interval, stage="score"),
-        Job(id="spikes", func=app.detect_spikes, interval=s.trends.interval, stage="spikes"),
-        Job(id="reports", func=app.reports, interval=s.trends.interval, stage="reports"),
+        Job(id="score", func=app.score, interval=s.score.interval, stage="score", then="dispatch"),
+        Job(
+            id="spikes",
+            func=app.detect_spikes,
+            interval=s.trends.interval,
+            stage="spikes",
+            then="dispatch",
+        ),
+        Job(
+            id="reports",
+            func=app.reports,
+            interval=s.trends.interval,
+            stage="reports",
+            then="dispatch",
+        ),
         Job(id="dispatch", func=app.dispatch, interval=s.dispatch.interval, stage="dispatch"),
     ]
     return jobs
@@ -135,18 +151,10 @@ def run_once(app: App) -> OnceTotals:
     return totals
 
 
-# A stage that produced work wakes the next one at once, so an angry mention reaches Slack
-# seconds after the poll that stored it instead of waiting for the next intervals.
-FOLLOW_UPS = {
-    "collect": ("added", "score"),
-    "score": ("alerts", "dispatch"),
-    "spikes": ("spikes", "dispatch"),
-    "reports": ("queued", "dispatch"),
-}
-
-
 class Chain:
-    """Runs jobs for the scheduler and wakes the follow-up job when a stage produced work.
+    """Runs jobs for the scheduler and wakes the job a stage feeds (``Job.then``) when its
+    typed result says it produced work (``StageResult.produced``), so an angry mention reaches
+    the team seconds after the poll that stored it instead of waiting for the next intervals.
 
     A follow-up that is running when woken is woken again when it ends, so work committed
     while it ran is never left for its next interval. After ``close`` nothing is woken.
@@ -169,9 +177,8 @@ class Chain:
                 self._running.discard(job.id)
                 again = job.id in self._again
                 self._again.discard(job.id)
-        follow = FOLLOW_UPS.get(job.stage)
-        if follow and counts_of(result).get(follow[0], 0) > 0:
-            self.wake(follow[1])
+        if job.then is not None and isinstance(result, StageResult) and result.produced > 0:
+            self.wake(job.then)
         if again:
             self.wake(job.id)
         return result

@@ -1,10 +1,11 @@
 """``listener demo``: the whole pipeline on this machine, nothing external.
 
-Starts the X, Reddit and Slack emulators on 127.0.0.1 with the bundled multilingual sample
-corpus, writes a config that points the real tweepy, praw and slack-sdk clients at them (SQLite
-and the bundled model), runs every job once and prints what an analyst and an on-call social
-media team would see: each brand's trend next to its competitor with share of voice, what
-drives its complaints, a PNG chart, the Slack alerts; and how to open the dashboard.
+Starts the X, Reddit, Bluesky, Mastodon and Slack emulators on 127.0.0.1 with the bundled
+multilingual sample corpus, writes a config that points the real tweepy, praw, atproto,
+Mastodon.py and slack-sdk clients at them (SQLite and the bundled model), runs every job once
+and prints what an analyst and an on-call social media team would see: each brand's trend next
+to its competitor with share of voice, what drives its complaints, a PNG chart, the Slack
+alerts; and how to open the dashboard.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from listener.app import App
 from listener.config import load_settings
 from listener.daemon import run_once
 from listener.domain import utcnow
+from listener.emulators.bluesky import BlueskyEmulator
 from listener.emulators.corpus import format_x_time, sample_path
+from listener.emulators.mastodon import MastodonEmulator
 from listener.emulators.reddit import RedditEmulator
 from listener.emulators.slack import SlackEmulator
 from listener.emulators.twitter import TwitterEmulator, snowflake
@@ -32,6 +35,7 @@ subreddits = ["travel", "aviation", "Latvia", "Polska", "lithuania", "Slovenia",
 handles = ["AuroraAir"]
 slack_channel = "#aurora-air"
 competitors = ["Nordlys Mobile"]
+mastodon = { hashtags = ["AuroraAir"], mentions = true, access_token = "demo-mastodon-aurora" }
 
 [[brands]]
 name = "Nordlys Mobile"
@@ -40,19 +44,50 @@ subreddits = ["telecom", "Latvia", "Polska", "lithuania", "Slovenia", "Israel"]
 handles = ["NordlysMobile"]
 slack_channel = "#nordlys-mobile"
 competitors = ["Aurora Air"]
+mastodon = { hashtags = ["NordlysMobile"], mentions = true, access_token = "demo-mastodon-nordlys" }
 """
 TOKENS = {
     "x": "demo-bearer-token",
     "reddit_id": "demo-client",
     "reddit_secret": "demo-secret",
     "slack": "xoxb-demo-token",
+    "bluesky": "demo-app-password",
+    "mastodon": "demo-mastodon-token",
+}
+MASTODON_ACCOUNTS = {
+    TOKENS["mastodon"]: "listener",
+    "demo-mastodon-aurora": "AuroraAir",  # the brands' own accounts ([brands.mastodon])
+    "demo-mastodon-nordlys": "NordlysMobile",
 }
 """The local emulators' made-up credentials: no real service accepts them, so the demo's
 config holds them as they are and ``alerts list``/``alerts ack`` work on it from any shell
 (a real config writes ``${ENV_VAR}`` instead)."""
 
 
-def demo_config(workdir: Path, *, x_url: str, reddit_url: str, slack_url: str) -> str:
+def demo_config(
+    workdir: Path,
+    *,
+    x_url: str,
+    reddit_url: str,
+    slack_url: str,
+    bluesky_url: str | None = None,
+    mastodon_url: str | None = None,
+) -> str:
+    fediverse = ""
+    if bluesky_url:
+        fediverse += f"""
+[sources.bluesky]
+handle = "listener.bsky.social"
+app_password = "{TOKENS["bluesky"]}"
+api_base = "{bluesky_url}"
+backfill = "4d"         # the sample spans 3 days
+"""
+    if mastodon_url:
+        fediverse += f"""
+[sources.mastodon]
+instance = "{mastodon_url}"
+access_token = "{TOKENS["mastodon"]}"
+"""
     return f"""# written by `listener demo`: the emulators' ports change every run.
 # The tokens are the local emulators' made-up ones, not secrets; in a real config write
 # bearer_token = "${{TWITTER_BEARER_TOKEN}}" and export the variable (see README).
@@ -71,6 +106,7 @@ limit = 500
 api_base = "{reddit_url}"
 auth_base = "{reddit_url}"
 
+{fediverse}
 [slack]
 token = "{TOKENS["slack"]}"
 channel = "#social-alerts"
@@ -95,15 +131,27 @@ def run_demo(workdir: Path, echo: Callable[[str], None]) -> int:
         token=TOKENS["slack"],
         channels=("#social-alerts", "#aurora-air", "#nordlys-mobile"),
     )
-    with x, reddit, slack:
+    bluesky = BlueskyEmulator.from_jsonl(
+        sample_path("bluesky.jsonl"), handle="listener.bsky.social", password=TOKENS["bluesky"]
+    )
+    mastodon = MastodonEmulator.from_jsonl(sample_path("mastodon.jsonl"), tokens=MASTODON_ACCOUNTS)
+    with x, reddit, slack, bluesky, mastodon:
         config = workdir / "demo.toml"
         config.write_text(
             demo_config(
-                workdir, x_url=x.base_url, reddit_url=reddit.base_url, slack_url=slack.api_url
+                workdir,
+                x_url=x.base_url,
+                reddit_url=reddit.base_url,
+                slack_url=slack.api_url,
+                bluesky_url=bluesky.base_url,
+                mastodon_url=mastodon.base_url,
             ),
             encoding="utf-8",
         )
-        echo(f"emulators: X {x.base_url}  Reddit {reddit.base_url}  Slack {slack.base_url}")
+        echo(
+            f"emulators: X {x.base_url}  Reddit {reddit.base_url}  Bluesky {bluesky.base_url}"
+            f"  Mastodon {mastodon.base_url}  Slack {slack.base_url}"
+        )
         echo(f"config: {config}  (loading the bundled model; the first run assembles it)")
         with App(load_settings(config)) as app:
             app.upgrade()

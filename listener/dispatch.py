@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from listener.domain import Alert, NewAlert, Sentiment, StoredMention
 from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable, NotifyUncertain
@@ -34,9 +34,10 @@ from listener.ports import (
     AlertMessage,
     CheckingNotifier,
     Claim,
+    DeliveryOutbox,
+    MentionReader,
     Notifier,
-    Outbox,
-    Store,
+    ScoreReader,
     Storm,
 )
 from listener.rules import BrandPolicy
@@ -49,6 +50,11 @@ before any new post); found already posted after a lost answer; failed for good;
 digest; held for the next digest."""
 UNANSWERED_IN_A_ROW = 2
 """Unanswered posts in a row that end a run (Slack is slow for everyone, not for one alert)."""
+
+
+class DispatchReads(MentionReader, ScoreReader, Protocol):
+    """What dispatch reads from the store: the alerts' mentions (and, for alerts written
+    before alerts recorded their score, the latest score)."""
 
 
 def backoff(attempts: int, policy: BrandPolicy) -> timedelta:
@@ -72,8 +78,8 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        store: Store,
-        outbox: Outbox,
+        store: DispatchReads,
+        outbox: DeliveryOutbox,
         notifier: Notifier | None = None,
         notifiers: Mapping[str, Notifier] | None = None,
         policies: Mapping[str, BrandPolicy],

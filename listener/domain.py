@@ -68,6 +68,10 @@ class Mention:
     engagement: int = 0
     in_reply_to: str | None = None
     """external_id of the mention this one answers, when the platform says so."""
+    repost_of: str | None = None
+    """external_id (same source) of the post this one repeats: a retweet, a crosspost, or an
+    exact copy of an earlier mention's text. A repost never alerts; its reach counts toward
+    the original's."""
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 

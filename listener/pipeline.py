@@ -11,10 +11,12 @@ import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from listener.domain import BrandQuery, Mention
 from listener.errors import AuthError, RateLimited, SourceUnavailable
-from listener.ports import Collector, Outbox, Scorer, Store
+from listener.ports import Collector, CollectStore, ReplyRecorder, Scorer, ScoreStore
+from listener.reposts import mark_copies
 from listener.rules import normalize_handle
 from listener.stages.score import MentionRule, ScoreResult, ScoreStage
 
@@ -33,8 +35,19 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
 
 
+@runtime_checkable
+class StageResult(Protocol):
+    """What a stage's job returns: ``produced`` is the work it left for the stage it feeds
+    (the daemon wakes that one at once when it is above 0; see ``daemon.Job.then``)."""
+
+    @property
+    def produced(self) -> int: ...
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CollectResult:
+    """One (source, brand) collection: what was fetched and stored, or why not."""
+
     source: str
     brand: str
     fetched: int = 0
@@ -44,6 +57,46 @@ class CollectResult:
     skipped_until: datetime | None = None
     error: str | None = None
 
+    @property
+    def produced(self) -> int:
+        """New mentions for the score stage."""
+        return self.added
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SpikeResult:
+    """One spike run: brands checked, windows examined and the spike alerts raised."""
+
+    checked: int = 0
+    windows: int = 0
+    spikes: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New alerts for the dispatch stage."""
+        return self.spikes
+
+    def __getitem__(self, key: str) -> int:
+        """Read as the dict it used to be (``result["spikes"]``)."""
+        return int(getattr(self, key))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportResult:
+    """One report run: brands whose report was due, reports queued in the outbox."""
+
+    due: int = 0
+    queued: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New report alerts for the dispatch stage."""
+        return self.queued
+
+    def __getitem__(self, key: str) -> int:
+        """Read as the dict it used to be (``result["queued"]``)."""
+        return int(getattr(self, key))
+
 
 def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
     """Exponential backoff with full jitter: up to base * 2**failures, capped."""
@@ -52,7 +105,12 @@ def backoff(failures: int, *, rng: random.Random | None = None) -> timedelta:
 
 
 def collect_once(
-    *, collector: Collector, store: Store, outbox: Outbox, query: BrandQuery, now: datetime
+    *,
+    collector: Collector,
+    store: CollectStore,
+    outbox: ReplyRecorder,
+    query: BrandQuery,
+    now: datetime,
 ) -> CollectResult:
     """Collect one (source, brand) and store the batch with its cursor in one transaction.
 
@@ -82,6 +140,7 @@ def collect_once(
             "%s/%s unavailable (%s); retry after %s", source, brand, exc, retry_at.isoformat()
         )
         return CollectResult(source=source, brand=brand, skipped_until=retry_at, error=str(exc))
+    batch = mark_copies(store, source, brand, batch, now)
     added = store.add_batch(source, query, batch)
     replies = _record_brand_replies(outbox, query, batch.mentions)
     return CollectResult(
@@ -94,7 +153,9 @@ def collect_once(
     )
 
 
-def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[Mention]) -> int:
+def _record_brand_replies(
+    outbox: ReplyRecorder, query: BrandQuery, mentions: Sequence[Mention]
+) -> int:
     handles = {normalize_handle(h) for h in query.handles}
     count = 0
     for mention in mentions:
@@ -103,15 +164,15 @@ def _record_brand_replies(outbox: Outbox, query: BrandQuery, mentions: Sequence[
     return count
 
 
-def _record_reply(outbox: Outbox, replied_to: str, reply: Mention) -> int:
+def _record_reply(outbox: ReplyRecorder, replied_to: str, reply: Mention) -> int:
     by = f"@{reply.author.removeprefix('@')}"
     return outbox.record_reply(reply.source, replied_to, by=by, at=reply.created_at)
 
 
 def score_pending(
     *,
-    store: Store,
-    outbox: Outbox,
+    store: ScoreStore,
+    outbox: ReplyRecorder,
     scorer: Scorer,
     rule: MentionRule,
     handles: Mapping[str, Collection[str]],

@@ -150,8 +150,8 @@ class ScoreQueue(Protocol):
         ...
 
 
-class Store(ScoreQueue, Protocol):
-    """Mentions, cursors, scores and trends. Every write method is one transaction."""
+class CollectStore(Protocol):
+    """Where the collect stage stores batches and its source state."""
 
     def add_batch(self, source: str, query: BrandQuery, batch: Batch) -> int:
         """Store a collector's batch: its mentions (unique on (source, external_id); a mention
@@ -163,12 +163,30 @@ class Store(ScoreQueue, Protocol):
         """The saved state of a (source, brand) collector; defaults when never run."""
         ...
 
+    def copies_of(
+        self, source: str, brand: str, texts: Collection[str], *, since: datetime
+    ) -> dict[str, str]:
+        """For each of ``texts`` that a stored mention of (source, brand) created at or after
+        ``since`` has exactly, and that is not a repost itself: the external id of the first
+        such mention (the original of a copy)."""
+        ...
+
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         """Note a failed collection: failures += 1, next attempt not before ``retry_at``."""
         ...
 
+
+class ScoreStore(ScoreQueue, Protocol):
+    """What the score stage reads and writes: the scoring queue, unscored mentions, scores
+    with the alerts they raised, and earlier replies by the brand."""
+
     def unscored(self, model: str, limit: int) -> list[StoredMention]:
         """Up to ``limit`` mentions without a score from ``model``, oldest first."""
+        ...
+
+    def repost_reach(self, originals: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """For each (source, external_id): the summed reach of the stored mentions that repost
+        it (``repost_of``); originals without reposts are left out."""
         ...
 
     def add_scores(
@@ -179,9 +197,16 @@ class Store(ScoreQueue, Protocol):
         alert whose dedupe_key exists is a no-op. Returns scores added."""
         ...
 
-    def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
-        """The most recent score of each mention that has one."""
+    def first_reply(
+        self, source: str, external_id: str, *, authors: Collection[str]
+    ) -> StoredMention | None:
+        """The earliest stored reply to (source, external_id) by one of ``authors`` (bare
+        account names, no '@'; compared case-insensitively), if any."""
         ...
+
+
+class MentionReader(Protocol):
+    """Stored mentions by id, identity, brand and time (dispatch, CLI)."""
 
     def mentions(self, ids: Sequence[int]) -> list[StoredMention]:
         """The stored mentions with these ids (missing ids are skipped), in id order."""
@@ -191,13 +216,6 @@ class Store(ScoreQueue, Protocol):
         """The mention with that identity, if stored."""
         ...
 
-    def first_reply(
-        self, source: str, external_id: str, *, authors: Collection[str]
-    ) -> StoredMention | None:
-        """The earliest stored reply to (source, external_id) by one of ``authors`` (bare
-        account names, no '@'; compared case-insensitively), if any."""
-        ...
-
     def iter_mentions(
         self, *, brand: str | None = None, since: datetime | None = None, raw: bool = True
     ) -> Iterator[StoredMention]:
@@ -205,9 +223,22 @@ class Store(ScoreQueue, Protocol):
         ``raw=False`` leaves their raw payloads unread (empty)."""
         ...
 
+
+class ScoreReader(Protocol):
+    """Scores as stored (the CLI's export; dispatch, for alerts written before alerts recorded
+    their score)."""
+
+    def latest_scores(self, mention_ids: Sequence[int]) -> dict[int, Score]:
+        """The most recent score of each mention that has one."""
+        ...
+
     def export(self, *, brand: str, since: datetime | None = None) -> Iterator[ExportRow]:
         """One row per mention of ``brand`` (created at/after ``since``), with its latest score."""
         ...
+
+
+class TrendReader(Protocol):
+    """Per-bucket volumes and labels (the spike stage, trends)."""
 
     def trend(
         self, *, brand: str, since: datetime, until: datetime, bucket_seconds: int
@@ -215,9 +246,20 @@ class Store(ScoreQueue, Protocol):
         """Per-bucket volume and label counts (latest score per mention) over [since, until)."""
         ...
 
+
+class StoreStats(Protocol):
+    """Row counts for summaries and health."""
+
     def counts(self) -> dict[str, int]:
         """Row counts: mentions, scores, quarantined, alerts (for summaries and health)."""
         ...
+
+
+class Store(
+    CollectStore, ScoreStore, MentionReader, ScoreReader, TrendReader, StoreStats, Protocol
+):
+    """Every storage role at once (SqlStore, MemoryStore): mentions, cursors, scores and
+    trends. Every write method is one transaction. Code takes the role it needs."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -245,16 +287,37 @@ class Storm:
     by_source: Mapping[str, int]
 
 
-class Outbox(Protocol):
-    """The alert outbox. Delivery state lives here so a crash never loses or repeats an alert."""
+class ReplyRecorder(Protocol):
+    """Where the collect and score stages record a brand's reply as a first response."""
+
+    def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
+        """The brand's own account replied to mention (source, external_id): record it as the
+        first response (acked_at/acked_by) on its alerts that have none yet.
+
+        Returns the number of alerts updated."""
+        ...
+
+
+class AlertWriter(Protocol):
+    """Where rules outside the score transaction (spikes) write alerts."""
 
     def add_alerts(self, alerts: Sequence[NewAlert]) -> int:
         """Insert alerts; an existing dedupe_key is a no-op. Returns the number inserted."""
         ...
 
+
+class DeliveryOutbox(Protocol):
+    """What the dispatch stage needs: due rows, claims and their outcomes, storm control."""
+
     def due(self, now: datetime, limit: int, *, ids: Sequence[int] | None = None) -> list[Alert]:
         """Pending alerts whose next attempt is due at ``now``, oldest first (only those of
         ``ids`` when given: a dispatch task's batch)."""
+        ...
+
+    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:
+        """Give a due row to one caller (status 'sending' until ``now + lease``): the Claim if
+        won, None if the row is not due or another caller got it. A row left 'sending' by an
+        earlier attempt (lease over: a crash, or ``mark_uncertain``) is claimed ``in_doubt``."""
         ...
 
     def mark_sent(self, claim: Claim, at: datetime) -> bool:
@@ -281,23 +344,6 @@ class Outbox(Protocol):
         """attempts += 1; status failed with the reason; never tried again."""
         ...
 
-    def ack(self, alert_id: int, *, by: str, at: datetime) -> Alert:
-        """Record who handled the alert and when (first response); ListenerError if unknown."""
-        ...
-
-    def record_reply(self, source: str, external_id: str, *, by: str, at: datetime) -> int:
-        """The brand's own account replied to mention (source, external_id): record it as the
-        first response (acked_at/acked_by) on its alerts that have none yet.
-
-        Returns the number of alerts updated."""
-        ...
-
-    def claim(self, alert_id: int, *, now: datetime, lease: timedelta) -> Claim | None:
-        """Give a due row to one caller (status 'sending' until ``now + lease``): the Claim if
-        won, None if the row is not due or another caller got it. A row left 'sending' by an
-        earlier attempt (lease over: a crash, or ``mark_uncertain``) is claimed ``in_doubt``."""
-        ...
-
     def storm_pending(self, now: datetime) -> dict[str, int]:
         """Per brand: pending mention alerts due at ``now`` (storm control's input)."""
         ...
@@ -319,6 +365,10 @@ class Outbox(Protocol):
         """(mention alerts of ``brand`` sent or digested since ``since``, last digest time)."""
         ...
 
+
+class AlertDesk(Protocol):
+    """What people do with alerts (CLI): list them, acknowledge them."""
+
     def list(
         self,
         *,
@@ -328,3 +378,12 @@ class Outbox(Protocol):
     ) -> list[Alert]:
         """Alerts, newest first, filtered."""
         ...
+
+    def ack(self, alert_id: int, *, by: str, at: datetime) -> Alert:
+        """Record who handled the alert and when (first response); ListenerError if unknown."""
+        ...
+
+
+class Outbox(ReplyRecorder, AlertWriter, DeliveryOutbox, AlertDesk, Protocol):
+    """The alert outbox, every role at once (SqlOutbox, MemoryOutbox). Delivery state lives
+    here so a crash never loses or repeats an alert."""

@@ -353,3 +353,87 @@ def _eval(node: Node, folded: str, lang: str | None) -> bool:
     if isinstance(node, And):
         return all(_eval(c, folded, lang) for c in node.children)
     return any(_eval(c, folded, lang) for c in node.children)
+
+
+MAX_SEARCHES = 8
+"""Searches one brand query may become on Bluesky or Mastodon (one per OR branch)."""
+_SAFE_WORD = re.compile(r"[#$]?\w+", re.UNICODE)
+
+
+def with_languages(node: Node, languages: Sequence[str]) -> Node:
+    """``node`` restricted to posts in one of ``languages`` (unchanged when empty)."""
+    return _with_languages(node, languages)
+
+
+def _disjuncts(node: Node, brand: str) -> list[tuple[Node, ...]]:
+    """``node`` as an OR of conjunctions of literals (a literal: a term, phrase, handle or any
+    negation); raises ConfigError past MAX_SEARCHES branches."""
+    if isinstance(node, Or):
+        out = [d for child in node.children for d in _disjuncts(child, brand)]
+    elif isinstance(node, And):
+        out = [()]
+        for child in node.children:
+            out = [a + b for a in out for b in _disjuncts(child, brand)]
+            if len(out) > MAX_SEARCHES:
+                break
+    else:
+        out = [(node,)]
+    if len(out) > MAX_SEARCHES:
+        raise ConfigError(
+            f"brand {brand!r}: query: becomes more than {MAX_SEARCHES} searches on Bluesky and"
+            " Mastodon (one per OR branch, whose search has no OR); simplify it"
+        )
+    return out
+
+
+def _fedi_literal(node: Node, lang_prefix: str) -> str | None:
+    """One literal in Bluesky/Mastodon search syntax; None when it cannot be said there (the
+    search is then broader, and the collector keeps only what ``matches`` the whole query)."""
+    if isinstance(node, Not):
+        inner = node.child
+        if isinstance(inner, Term) and inner.text.startswith("lang:"):
+            return None
+        if isinstance(inner, Term | Phrase | Handle):
+            text = _fedi_literal(inner, lang_prefix)
+            return None if text is None else "-" + text
+        return None
+    if isinstance(node, Term) and node.text.startswith("lang:"):
+        return lang_prefix + node.text[5:]
+    text = node.name if isinstance(node, Handle) else node.text  # type: ignore[union-attr]
+    if isinstance(node, Term | Handle) and _SAFE_WORD.fullmatch(text):
+        return text  # a handle as a word: Bluesky handles are domains, Mastodon's user@host
+    cleaned = " ".join(text.replace('"', " ").split())
+    return f'"{cleaned}"' if cleaned else None
+
+
+def _fedi(node: Node, languages: Sequence[str], brand: str, service: str, lang: str) -> list[str]:
+    searches: list[str] = []
+    extra = [lang + languages[0]] if len(languages) == 1 else []  # several: filtered locally
+    for conjunction in _disjuncts(node, brand):
+        parts = [p for p in (_fedi_literal(n, lang) for n in conjunction) if p is not None]
+        if not any(not p.startswith(("-", lang)) for p in parts):
+            raise ConfigError(
+                f"brand {brand!r}: query: a branch has nothing {service} can search for"
+                " (only negations or lang: filters)"
+            )
+        if not any(p.startswith(lang) for p in parts):
+            parts += extra
+        search = " ".join(dict.fromkeys(parts))
+        if search not in searches:
+            searches.append(search)
+    return searches
+
+
+def to_bluesky(node: Node, languages: Sequence[str] = (), *, brand: str = "") -> list[str]:
+    """The ``app.bsky.feed.searchPosts`` ``q`` strings for ``node``: one per OR branch (Bluesky
+    search has no OR), words, ``"phrases"``, ``-exclusions``, ``#tags`` and ``lang:xx``.
+
+    What the syntax cannot say (a negated group) is left out, so a search may find more than
+    the query; the collector keeps only the posts that ``matches`` the whole query."""
+    return _fedi(node, languages, brand, "Bluesky", "lang:")
+
+
+def to_mastodon(node: Node, languages: Sequence[str] = (), *, brand: str = "") -> list[str]:
+    """The Mastodon ``/api/v2/search`` ``q`` strings for ``node``: as ``to_bluesky``, with
+    ``language:xx`` for languages."""
+    return _fedi(node, languages, brand, "Mastodon", "language:")

@@ -128,6 +128,9 @@ def judge_mention(mention: StoredMention, sentiment: Sentiment, policy: BrandPol
     }
     if policy.is_own(m.author):
         return Decision(fired=False, reason="the brand's own account", details=details)
+    if m.repost_of is not None:  # its reach is counted toward the original's (see reposts)
+        reason = f"a repost of {m.source} {m.repost_of}: counted toward its reach"
+        return Decision(fired=False, reason=reason, details=details)
     age = mention.collected_at - m.created_at
     if age > policy.max_age:  # a backfill or an import of history: no one can act on it now
         reason = f"already {age} old when collected (max_age {policy.max_age})"

@@ -273,6 +273,7 @@ def main() -> int:
     if args.mentions < 1 or args.history < 0:
         parser.error("--mentions must be at least 1 and --history at least 0")
     print(cpu_line())
+    print(f"load average before: {os.getloadavg()[0]:.1f} (this machine may be shared)")
     print(f"{args.mentions} new mentions, {args.db}, model {args.model}, score batches of {BATCH}")
     ok = True
     with tempfile.TemporaryDirectory() as scratch:
@@ -292,6 +293,7 @@ def main() -> int:
                 f"{'OK' if ratio >= 0.8 else 'MISSED'})",
                 flush=True,
             )
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0 if ok else 1
 
 

@@ -1,22 +1,24 @@
-"""Chaos run: the daemon SIGKILLed and restarted while X, Reddit and Slack misbehave, then a count
-of what was lost, duplicated, left unscored or never alerted.
+"""Chaos run: the daemon SIGKILLed and restarted while X, Reddit, Bluesky, Mastodon and Slack
+misbehave, then a count of what was lost, duplicated, left unscored or never alerted.
 
     python scripts/chaos.py [--db sqlite|postgresql] [--mentions 10000] [--kills 20] [--seed 1]
                             [--model tiny|bundled|DIR] [--workdir DIR]
 
-Everything runs on 127.0.0.1: the project's X, Reddit and Slack emulators in this process and
+Everything runs on 127.0.0.1: the project's emulators (X, Reddit, Bluesky, Mastodon, Slack) in
+this process and
 ``python -m listener --config CFG run`` as a child process (SQLite in the work folder, or a fresh
 PostgreSQL database on 127.0.0.1:5432, created and dropped by the run). ``--mentions`` new
 mentions of two brands (texts of the emulators' sample corpora, one in ten made angry by
-shouting) are published to X (3/4) and Reddit (1/4) at a steady pace while
+shouting) are published to X (1/2), Reddit (1/5), Bluesky and Mastodon (3/20 each) at a steady
+pace while
 
 - the daemon is SIGKILLed ``--kills`` times, each at a random moment after it came up (up to
   twice the mean uptime), and restarted at once; every other kill is armed on Slack: it lands
   right after Slack's answer to the next post, before the daemon can record that post (the
   one window where a repeated Slack post is tolerated: at most one per such kill);
-- faults are injected in rounds of ~30 s: X and Reddit 429 storms with their rate-limit
-  headers, 5xx, malformed JSON pages; Slack 5xx, 429, down (connection refused), slow (answers
-  after the client's timeout) and HTML pages with HTTP 200.
+- faults are injected in rounds of ~30 s: X, Reddit, Bluesky and Mastodon 429 storms with their
+  rate-limit headers, 5xx, malformed JSON pages; Slack 5xx, 429, down (connection refused), slow
+  (answers after the client's timeout) and HTML pages with HTTP 200.
 
 Then the faults stop, the daemon is stopped with SIGTERM and a final one runs until every
 mention is stored and scored and no alert is pending (bounded by ``--drain-timeout``). Printed:
@@ -52,6 +54,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,8 @@ from listener.app import App
 from listener.config import load_settings
 from listener.demo import BRANDS
 from listener.domain import Sentiment, utcnow
+from listener.emulators import bluesky as bsky
+from listener.emulators import mastodon as masto
 from listener.emulators.base import Fault, Request, Response
 from listener.emulators.corpus import format_x_time, read_jsonl, sample_path
 from listener.emulators.reddit import RedditEmulator
@@ -82,12 +87,16 @@ SECRETS = {
     "CHAOS_REDDIT_ID": "chaos-reddit-id",
     "CHAOS_REDDIT_SECRET": "chaos-reddit-secret",
     "CHAOS_SLACK_TOKEN": "xoxb-chaos-token",
+    "CHAOS_BLUESKY_PASSWORD": "chaos-bsky-app-password",
+    "CHAOS_MASTODON_TOKEN": "chaos-mastodon-token",
 }
 QUERIES = {b["name"]: b["query"] for b in tomllib.loads(BRANDS)["brands"]}
 SUBREDDITS = {"Aurora Air": ("travel", "aviation"), "Nordlys Mobile": ("telecom", "Latvia")}
 CHANNELS = {"Aurora Air": "#aurora-air", "Nordlys Mobile": "#nordlys-mobile"}
 SHOUTS = ("NEVER AGAIN!!", "WORST SERVICE EVER!!", "GIVE ME MY MONEY BACK!!", "FIX THIS NOW!!!")
-ANGRY_SHARE, REDDIT_SHARE, HIGH_REACH_SHARE = 0.1, 0.25, 0.05
+ANGRY_SHARE, HIGH_REACH_SHARE = 0.1, 0.05
+SHARES = {"twitter": 0.5, "reddit": 0.2, "bluesky": 0.15, "mastodon": 0.15}
+"""Where the published mentions go."""
 SLACK_TIMEOUT = 1.0
 """slack.timeout of the run, seconds: a slow Slack answers after it."""
 ARM_SECONDS = 15.0
@@ -188,16 +197,19 @@ class Item:
 
 
 class Generator:
-    """New mentions, published to the X and Reddit emulators as they are made; each text ends
-    in ``#n``, its number, so a copy stored under another id would show."""
+    """New mentions, published to the source emulators as they are made; each text ends in
+    ``#n``, its number, so a copy stored under another id would show."""
 
-    def __init__(self, rng: random.Random, x: TwitterEmulator, reddit: RedditEmulator) -> None:
-        self._rng, self._x, self._reddit = rng, x, reddit
+    def __init__(self, rng: random.Random, world: World) -> None:
+        self._rng, self._w = rng, world
         self.texts = corpus_texts()
         self.items: list[Item] = []
 
     def publish(self, count: int) -> None:
-        tweets, things = [], []
+        emulators: dict[str, Any] = {"twitter": self._w.x, "reddit": self._w.reddit}
+        emulators |= {"bluesky": self._w.bluesky, "mastodon": self._w.mastodon}
+        shares = {s: share for s, share in SHARES.items() if emulators[s] is not None}
+        made: dict[str, list[dict[str, Any]]] = {source: [] for source in shares}
         for _ in range(count):
             n, rng = len(self.items), self._rng
             brand = rng.choice(sorted(self.texts))
@@ -206,16 +218,23 @@ class Generator:
             body = f"{body} #{n}"
             high = rng.random() < HIGH_REACH_SHARE
             reach = rng.choice((50_000, 120_000)) if high else rng.randint(0, 3000)
-            if rng.random() < REDDIT_SHARE:
-                things.append(self._thing(n, brand, body, reach))
-                self.items.append(Item("reddit", things[-1]["data"]["name"], angry))
+            source = rng.choices(list(shares), weights=list(shares.values()))[0]
+            if source == "reddit":
+                made[source].append(self._thing(n, brand, body, reach))
+                identity = made[source][-1]["data"]["name"]
+            elif source == "bluesky":
+                made[source].append(_post(n, body, reach))
+                identity = made[source][-1]["uri"]
+            elif source == "mastodon":
+                made[source].append(_status(n, body, reach))
+                identity = made[source][-1]["uri"]
             else:
-                tweets.append(self._tweet(n, body, reach))
-                self.items.append(Item("twitter", tweets[-1]["id"], angry))
-        if tweets:
-            self._x.add(tweets)
-        if things:
-            self._reddit.add(things)
+                made[source].append(self._tweet(n, body, reach))
+                identity = made[source][-1]["id"]
+            self.items.append(Item(source, identity, angry))
+        for source, items in made.items():
+            if items:
+                emulators[source].add(items)
 
     def _tweet(self, n: int, body: str, reach: int) -> dict[str, Any]:
         now = utcnow()
@@ -260,6 +279,47 @@ class Generator:
             data.update(body=body, parent_id="t3_chaos", link_id="t3_chaos")
         data["created"] = data["created_utc"]
         return {"kind": kind, "data": data}
+
+
+def _post(n: int, body: str, reach: int) -> dict[str, Any]:
+    """A Bluesky PostView published now (the author's profile says ``reach`` followers)."""
+    now = format_x_time(utcnow())
+    did = f"did:plc:chaos{n:08d}"
+    return {
+        "uri": f"at://{did}/app.bsky.feed.post/3chaos{n:08d}",
+        "cid": f"bafyreichaos{n}",
+        "author": {"did": did, "handle": f"fan{n}.bsky.social", "followersCount": reach},
+        "record": {"$type": "app.bsky.feed.post", "text": body, "createdAt": now, "langs": []},
+        "indexedAt": now,
+        "likeCount": n % 5,
+        "repostCount": 0,
+        "replyCount": 0,
+    }
+
+
+def _status(n: int, body: str, reach: int) -> dict[str, Any]:
+    """A Mastodon Status published now (HTML content, as Mastodon sends it)."""
+    now = utcnow()
+    sid = masto.status_id(now, n)
+    return {
+        "id": sid,
+        "uri": f"https://chaos.example/users/toot{n}/statuses/{sid}",
+        "url": f"https://chaos.example/@toot{n}/{sid}",
+        "created_at": format_x_time(now),
+        "content": f"<p>{body}</p>",
+        "spoiler_text": "",
+        "language": None,
+        "reblog": None,
+        "favourites_count": n % 3,
+        "account": {
+            "id": str(n),
+            "username": f"toot{n}",
+            "acct": f"toot{n}@chaos.example",
+            "followers_count": reach,
+        },
+        "tags": [],
+        "mentions": [],
+    }
 
 
 def corpus_texts() -> dict[str, list[str]]:
@@ -378,6 +438,9 @@ class World:
     x: TwitterEmulator
     reddit: RedditEmulator
     slack: SlackEmulator
+    bluesky: bsky.BlueskyEmulator | None = None
+    mastodon: masto.MastodonEmulator | None = None
+    """Without them, mentions go to X and Reddit only."""
     slack_back_at: float | None = None
     """While Slack is down: when it comes back (monotonic)."""
 
@@ -398,6 +461,26 @@ def _reddit_429(w: World) -> None:
     w.reddit.inject(Fault(path_prefix="/r/", status=429, body=body, times=3, headers=headers))
 
 
+def _bluesky_429(w: World) -> None:
+    if w.bluesky is None:
+        return
+    headers = {"ratelimit-limit": "3000", "ratelimit-remaining": "0"}
+    headers |= {"ratelimit-reset": str(int(time.time()) + 3), "content-type": "application/json"}
+    body = _json({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})
+    feed = "/xrpc/app.bsky.feed"
+    w.bluesky.inject(Fault(path_prefix=feed, status=429, body=body, headers=headers, times=4))
+
+
+def _mastodon_429(w: World) -> None:
+    if w.mastodon is None:
+        return
+    reset = format_x_time(utcnow() + timedelta(seconds=3))
+    headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0"}
+    headers |= {"X-RateLimit-Reset": reset, "content-type": "application/json"}
+    body = _json({"error": "Too many requests"})
+    w.mastodon.inject(Fault(path_prefix="/api/", status=429, body=body, headers=headers, times=3))
+
+
 def _json(value: Any) -> bytes:
     return json.dumps(value).encode()
 
@@ -412,6 +495,22 @@ def _slack_down(w: World) -> None:
         w.slack_back_at = time.monotonic() + 3
 
 
+def _on_bluesky(act: Callable[[bsky.BlueskyEmulator], None]) -> Callable[[World], None]:
+    def fault(w: World) -> None:
+        if w.bluesky is not None:
+            act(w.bluesky)
+
+    return fault
+
+
+def _on_mastodon(act: Callable[[masto.MastodonEmulator], None]) -> Callable[[World], None]:
+    def fault(w: World) -> None:
+        if w.mastodon is not None:
+            act(w.mastodon)
+
+    return fault
+
+
 FAULTS: dict[str, Callable[[World], None]] = {
     "X 429 storm": _x_429,
     "X 5xx": lambda w: w.x.inject(_server_error(503)),
@@ -421,6 +520,12 @@ FAULTS: dict[str, Callable[[World], None]] = {
     "Reddit malformed page": lambda w: w.reddit.inject(
         Fault(path_prefix="/r/", truncate=True, times=2)
     ),
+    "Bluesky 429 storm": _bluesky_429,
+    "Bluesky 5xx": _on_bluesky(lambda b: b.inject(_server_error(502))),
+    "Bluesky malformed page": _on_bluesky(lambda b: b.malformed_pages(2)),
+    "Mastodon 429 storm": _mastodon_429,
+    "Mastodon 5xx": _on_mastodon(lambda m: m.inject(_server_error(503))),
+    "Mastodon malformed page": _on_mastodon(lambda m: m.malformed_pages(masto.SEARCH_PATH, 2)),
     "Slack 5xx": lambda w: w.slack.server_error(503, times=3),
     "Slack 429": lambda w: w.slack.rate_limit(1, times=2),
     "Slack down": _slack_down,
@@ -438,7 +543,7 @@ def fault_plan(rng: random.Random, seconds: float) -> list[tuple[float, str]]:
     plan = []
     for r in range(rounds):
         for name in FAULTS:
-            early = name in ("X 5xx", "Reddit 5xx")
+            early = name.endswith(" 5xx") and not name.startswith("Slack")
             plan.append((span * (r + rng.uniform(*((0.02, 0.15) if early else (0.2, 0.75)))), name))
     return sorted(plan)
 
@@ -474,7 +579,7 @@ auth_base = "{world.reddit.base_url}"
 interval = "2s"
 limit = 500
 timeout = "5s"
-[slack]
+{_fediverse(world)}[slack]
 token = "${{CHAOS_SLACK_TOKEN}}"
 channel = "#social"
 api_base = "{world.slack.api_url}"
@@ -490,6 +595,27 @@ interval = "2s"
 [jobs.dispatch]
 interval = "1s"
 {brands}"""
+
+
+def _fediverse(world: World) -> str:
+    """The config sections of the Bluesky and Mastodon emulators the world has."""
+    text_ = ""
+    if world.bluesky is not None:
+        text_ += f"""[sources.bluesky]
+handle = "chaos.bsky.social"
+app_password = "${{CHAOS_BLUESKY_PASSWORD}}"
+api_base = "{world.bluesky.base_url}"
+interval = "1s"
+timeout = "5s"
+"""
+    if world.mastodon is not None:
+        text_ += f"""[sources.mastodon]
+instance = "{world.mastodon.base_url}"
+access_token = "${{CHAOS_MASTODON_TOKEN}}"
+interval = "1s"
+timeout = "5s"
+"""
+    return text_
 
 
 @contextmanager
@@ -516,7 +642,7 @@ class Chaos:
     def __init__(self, options: Options, world: World, daemon: Daemon, engine: Engine) -> None:
         self.o, self.w, self.daemon, self.engine = options, world, daemon, engine
         self.rng = random.Random(options.seed)  # moments: kills, faults
-        self.gen = Generator(random.Random(-options.seed), world.x, world.reddit)
+        self.gen = Generator(random.Random(-options.seed), world)
         self.watch = SlackWatch(world.slack)
         self.report = Report()
         self.settings = load_settings(daemon.config, env=SECRETS)
@@ -605,8 +731,9 @@ class Chaos:
 
     def drain(self) -> None:
         """No more faults; a graceful stop, then a final daemon until everything is done."""
-        for emulator in (self.w.x, self.w.reddit, self.w.slack):
-            emulator.clear_faults()
+        for emulator in (self.w.x, self.w.reddit, self.w.bluesky, self.w.mastodon, self.w.slack):
+            if emulator is not None:
+                emulator.clear_faults()
         self.w.slack.clear_slow()
         self.watch.arm(None)
         if self.w.slack_back_at is not None:
@@ -750,7 +877,21 @@ def run(options: Options) -> Report:
         slack = SlackEmulator(
             token=SECRETS["CHAOS_SLACK_TOKEN"], channels=("#social", *CHANNELS.values())
         )
-        world = World(x=stack.enter_context(x), reddit=stack.enter_context(reddit), slack=slack)
+        bluesky = bsky.BlueskyEmulator(
+            handle="chaos.bsky.social",
+            password=SECRETS["CHAOS_BLUESKY_PASSWORD"],
+            rate_limit=10**9,
+        )
+        mastodon = masto.MastodonEmulator(
+            tokens={SECRETS["CHAOS_MASTODON_TOKEN"]: "chaos"}, rate_limit=10**9
+        )
+        world = World(
+            x=stack.enter_context(x),
+            reddit=stack.enter_context(reddit),
+            slack=slack,
+            bluesky=stack.enter_context(bluesky),
+            mastodon=stack.enter_context(mastodon),
+        )
         slack.start()
         stack.callback(_stop_slack, world)
         url = stack.enter_context(database(options.db, workdir))

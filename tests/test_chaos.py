@@ -1,8 +1,8 @@
-"""The chaos run in small (``scripts/chaos.py``: 300 mentions published to the X and Reddit
-emulators, the real daemon SIGKILLed 3 times, every fault kind once), on SQLite and PostgreSQL:
-nothing lost or stored twice, every mention scored, every mention the alert rule fires on in
-Slack, and a Slack post repeated only where a kill landed between Slack's answer and the
-commit."""
+"""The chaos run in small (``scripts/chaos.py``: 300 mentions published to the X, Reddit,
+Bluesky and Mastodon emulators, the real daemon SIGKILLed 3 times, every fault kind once), on
+SQLite and PostgreSQL: nothing lost or stored twice, every mention scored, every mention the
+alert rule fires on in Slack, and a Slack post repeated only where a kill landed between
+Slack's answer and the commit."""
 
 from __future__ import annotations
 

@@ -165,23 +165,59 @@ def test_chain_wakes_the_next_stage_and_reruns_a_busy_one() -> None:
     from datetime import timedelta
 
     from listener.daemon import Chain
+    from listener.pipeline import CollectResult, ScoreResult
 
     woken: list[str] = []
     chain = Chain(woken.append)
     interval = timedelta(seconds=60)
 
-    score = Job(id="score", func=lambda: {"alerts": 2}, interval=interval, stage="score")
-    chain(Job(id="collect:x:a", func=lambda: {"added": 3}, interval=interval, stage="collect"))
-    assert woken == ["score"]
-    chain(Job(id="collect:x:b", func=lambda: {"added": 0}, interval=interval, stage="collect"))
-    assert woken == ["score"]  # nothing new stored: nothing to wake
+    def collected(added: int) -> CollectResult:
+        return CollectResult(source="x", brand="a", added=added)
 
-    def busy_score() -> dict[str, int]:
+    score = Job(
+        id="score",
+        func=lambda: ScoreResult(alerts=2),
+        interval=interval,
+        stage="score",
+        then="dispatch",
+    )
+    chain(
+        Job(
+            id="collect:x:a",
+            func=lambda: collected(3),
+            interval=interval,
+            stage="collect",
+            then="score",
+        )
+    )
+    assert woken == ["score"]
+    chain(
+        Job(
+            id="collect:x:b",
+            func=lambda: collected(0),
+            interval=interval,
+            stage="collect",
+            then="score",
+        )
+    )
+    assert woken == ["score"]  # nothing new stored: nothing to wake
+    chain(
+        Job(
+            id="untyped",
+            func=lambda: {"added": 3},
+            interval=interval,
+            stage="collect",
+            then="score",
+        )
+    )
+    assert woken == ["score"]  # only a typed result says it produced work
+
+    def busy_score() -> ScoreResult:
         chain.wake("score")
         assert woken == ["score"]  # not woken while running...
-        return {"alerts": 1}
+        return ScoreResult(alerts=1)
 
-    chain(Job(id="score", func=busy_score, interval=interval, stage="score"))
+    chain(Job(id="score", func=busy_score, interval=interval, stage="score", then="dispatch"))
     assert woken == ["score", "dispatch", "score"]  # ...but right after it ends
     chain(score)
     assert woken[-1] == "dispatch"

@@ -1,5 +1,6 @@
-"""`listener once` against the X, Reddit and Slack emulators, through the real tweepy, praw and
-slack-sdk clients: every seeded mention of the configured brands stored exactly once."""
+"""`listener once` against the X, Reddit, Bluesky, Mastodon and Slack emulators, through the real
+tweepy, praw, atproto, Mastodon.py and slack-sdk clients: every seeded mention of the configured
+brands stored exactly once."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from listener.cli import main
-from listener.demo import BRANDS
+from listener.collectors.mastodon import html_to_text
+from listener.demo import BRANDS, MASTODON_ACCOUNTS
+from listener.emulators.bluesky import BlueskyEmulator
 from listener.emulators.corpus import sample_path
+from listener.emulators.mastodon import MastodonEmulator
 from listener.emulators.reddit import RedditEmulator
 from listener.emulators.slack import SlackEmulator
 from listener.emulators.twitter import TwitterEmulator
@@ -21,27 +25,55 @@ from listener.store.db import connect
 from listener.store.schema import mentions
 
 TOKEN, REDDIT_ID, REDDIT_SECRET, SLACK_TOKEN = "x-token-e2e", "r-id-e2e", "r-secret-e2e", "xoxb-e2e"
+BSKY_PASSWORD, MASTODON_TOKEN = "bsky-pw-e2e", "masto-token-e2e"
+QUERIES = (
+    '("Aurora Air" OR @AuroraAir OR #AuroraAir OR AuroraAir) -purifier -borealis',
+    '("Nordlys Mobile" OR @NordlysMobile OR #NordlysMobile OR Nordlys) -festival',
+)
+Emulators = tuple[TwitterEmulator, RedditEmulator, SlackEmulator, BlueskyEmulator, MastodonEmulator]
 
 
 @pytest.fixture()
-def emulators() -> Iterator[tuple[TwitterEmulator, RedditEmulator, SlackEmulator]]:
+def emulators() -> Iterator[Emulators]:
     x = TwitterEmulator.from_jsonl(sample_path("twitter.jsonl"), bearer_token=TOKEN)
     reddit = RedditEmulator.from_jsonl(
         sample_path("reddit.jsonl"), client_id=REDDIT_ID, client_secret=REDDIT_SECRET
     )
     slack = SlackEmulator(token=SLACK_TOKEN, channels=("#social", "#aurora-air", "#nordlys-mobile"))
-    with x, reddit, slack:
-        yield x, reddit, slack
+    bluesky = BlueskyEmulator.from_jsonl(
+        sample_path("bluesky.jsonl"), handle="e2e.bsky.social", password=BSKY_PASSWORD
+    )
+    mastodon = MastodonEmulator.from_jsonl(
+        sample_path("mastodon.jsonl"), tokens={**MASTODON_ACCOUNTS, MASTODON_TOKEN: "e2e"}
+    )
+    with x, reddit, slack, bluesky, mastodon:
+        yield x, reddit, slack, bluesky, mastodon
+
+
+def _fediverse(bluesky: BlueskyEmulator, mastodon: MastodonEmulator) -> dict[str, int]:
+    """What Bluesky and Mastodon should give: the posts matching a brand query, and on Mastodon
+    also what the brands' hashtags and accounts' mentions bring (kept whole)."""
+    queries = [parse(q) for q in QUERIES]
+    posts = {
+        p["uri"]
+        for p in bluesky.posts
+        if any(matches(q, p["record"]["text"], p["record"]["langs"][0]) for q in queries)
+    }
+    statuses = set()
+    for s in mastodon.statuses:
+        tags = {t["name"].casefold() for t in s["tags"]}
+        named = {m["acct"] for m in s["mentions"]}
+        if (
+            any(matches(q, html_to_text(s["content"]), s["language"]) for q in queries)
+            or tags & {"auroraair", "nordlysmobile"}
+            or named & {"AuroraAir", "NordlysMobile"}
+        ):
+            statuses.add(s["uri"])
+    return {"bluesky": len(posts), "mastodon": len(statuses)}
 
 
 def _expected(x: TwitterEmulator, reddit: RedditEmulator) -> int:
-    queries = [
-        parse(q)
-        for q in (
-            '("Aurora Air" OR @AuroraAir OR #AuroraAir OR AuroraAir) -purifier -borealis',
-            '("Nordlys Mobile" OR @NordlysMobile OR #NordlysMobile OR Nordlys) -festival',
-        )
-    ]
+    queries = [parse(q) for q in QUERIES]
     tweets = sum(any(matches(q, t["text"]) for q in queries) for t in x.tweets)
     texts = [
         " ".join(
@@ -55,14 +87,16 @@ def _expected(x: TwitterEmulator, reddit: RedditEmulator) -> int:
 def test_once_against_emulators_stores_every_mention_once(
     tmp_path: Path,
     tiny_model_dir: Path,
-    emulators: tuple[TwitterEmulator, RedditEmulator, SlackEmulator],
+    emulators: Emulators,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    x, reddit, slack = emulators
+    x, reddit, slack, bluesky, mastodon = emulators
     monkeypatch.setenv("E2E_X", TOKEN)
     monkeypatch.setenv("E2E_RID", REDDIT_ID)
     monkeypatch.setenv("E2E_RSECRET", REDDIT_SECRET)
     monkeypatch.setenv("E2E_SLACK", SLACK_TOKEN)
+    monkeypatch.setenv("E2E_BSKY", BSKY_PASSWORD)
+    monkeypatch.setenv("E2E_MASTODON", MASTODON_TOKEN)
     config = tmp_path / "e2e.toml"
     config.write_text(
         f"""
@@ -81,6 +115,14 @@ user_agent = "listener-tests"
 api_base = "{reddit.base_url}"
 auth_base = "{reddit.base_url}"
 limit = 500
+[sources.bluesky]
+handle = "e2e.bsky.social"
+app_password = "${{E2E_BSKY}}"
+api_base = "{bluesky.base_url}"
+backfill = "4d"
+[sources.mastodon]
+instance = "{mastodon.base_url}"
+access_token = "${{E2E_MASTODON}}"
 [slack]
 token = "${{E2E_SLACK}}"
 channel = "#social"
@@ -91,8 +133,9 @@ api_base = "{slack.api_url}"
     runner = CliRunner()
     first = runner.invoke(main, ["--config", str(config), "--log-level", "DEBUG", "once"])
     assert first.exit_code == 0, first.output
-    expected = _expected(x, reddit)
-    assert expected >= 300
+    fediverse = _fediverse(bluesky, mastodon)
+    expected = _expected(x, reddit) + sum(fediverse.values())
+    assert expected >= 400
     added = sum(
         int(part.split("=")[1])
         for part in first.stdout.split()
@@ -100,7 +143,7 @@ api_base = "{slack.api_url}"
     )
     assert added == expected, first.stdout
     assert "failed_jobs" not in first.stdout
-    for secret in (TOKEN, REDDIT_SECRET, SLACK_TOKEN):
+    for secret in (TOKEN, REDDIT_SECRET, SLACK_TOKEN, BSKY_PASSWORD, MASTODON_TOKEN):
         assert secret not in first.output
 
     second = runner.invoke(main, ["--config", str(config), "once"])
@@ -115,3 +158,5 @@ api_base = "{slack.api_url}"
     engine.dispose()
     assert total == expected
     assert by_source["twitter"] > 200 and by_source["reddit"] > 50
+    assert by_source["bluesky"] == fediverse["bluesky"] > 50
+    assert by_source["mastodon"] == fediverse["mastodon"] > 50

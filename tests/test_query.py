@@ -176,3 +176,36 @@ def test_more_parse_errors(query: str, problem: str) -> None:
 def test_bad_language_codes_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="'e n' is not a language code"):
         to_twitter(parse("aurora"), ["en", "e n"], brand="Aurora Air")
+
+
+def test_to_bluesky_is_one_search_per_or_branch() -> None:
+    from listener.query import to_bluesky, to_mastodon
+
+    query = parse('("Aurora Air" OR @AuroraAir OR #AuroraAir) -borealis -(northern lights)')
+    assert to_bluesky(query) == [
+        '"Aurora Air" -borealis',
+        "AuroraAir -borealis",
+        "#AuroraAir -borealis",
+    ]
+    assert to_bluesky(parse("Nordlys lang:pl"), ["en"]) == ["Nordlys lang:pl"]
+    assert to_bluesky(parse("Nordlys"), ["lv"]) == ["Nordlys lang:lv"]
+    assert to_bluesky(parse("Nordlys"), ["lv", "lt"]) == ["Nordlys"]  # both: filtered locally
+    assert to_mastodon(parse("(a OR b) c"), ["pl"]) == ["a c language:pl", "b c language:pl"]
+    assert to_mastodon(parse('AT\\&T "say \\"hi\\""')) == ['"AT&T" "say hi"']
+
+
+def test_to_bluesky_refuses_what_it_cannot_search() -> None:
+    from listener.query import to_bluesky
+
+    with pytest.raises(ConfigError, match="more than 8 searches"):
+        to_bluesky(parse("(a OR b OR c) (d OR e OR f)"), brand="Big")
+    with pytest.raises(ConfigError, match="nothing Bluesky can search"):
+        to_bluesky(parse("lang:en"), brand="Langs")
+
+
+def test_what_the_fediverse_searches_find_is_checked_against_the_whole_query() -> None:
+    from listener.query import to_bluesky
+
+    query = parse('"Aurora Air" -(northern lights)')
+    assert to_bluesky(query) == ['"Aurora Air"']  # the negated group cannot be said there
+    assert not matches(query, "Aurora Air under the northern lights")

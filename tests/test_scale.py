@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -32,6 +33,8 @@ from tests.factories import QUERY, mention
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "chaos.py"
 FAILOVER_S = 10.0
+TAIL = 60
+N = 400 + TAIL
 
 SCALE = """
 [scale]
@@ -171,7 +174,7 @@ def test_workers_and_leader_killed_at_random_lose_and_repeat_nothing(
             stack.callback(p.stop)
         holder = type("Holder", (), {"config": config})()  # what Chaos reads the settings from
         game = chaos.Chaos(
-            chaos.Options(db="postgresql", mentions=400, seed=14), world, holder, engine
+            chaos.Options(db="postgresql", mentions=N, seed=14), world, holder, engine
         )
         game.gen.publish(20)
         schedulers[0].start()
@@ -207,8 +210,28 @@ def test_workers_and_leader_killed_at_random_lose_and_repeat_nothing(
             time.sleep(0.5)
             assert time.monotonic() - started < 240, "publishing and killing took too long"
 
+        # a kill that surely lands mid-job: every worker dies as Slack answers the next post,
+        # before its worker can record it; the job is retried once its heartbeat is stale and
+        # the post is found in Slack (not posted again)
+        landed = threading.Event()
+
+        def kill_workers(request: chaos.Request, response: chaos.Response) -> None:
+            if request.path == "/api/chat.postMessage" and not landed.is_set():
+                landed.set()
+                for w in workers:
+                    if w.proc is not None:
+                        w.proc.send_signal(signal.SIGKILL)
+
+        slack.on_answer(kill_workers)
+        game.gen.publish(TAIL)  # some of them angry: a post comes
+        _wait(landed.is_set, 120, "a Slack post while the workers run")
+        for w in workers:
+            assert w.proc is not None
+            w.proc.wait(30)
+            w.start()
+        kills.append("every worker, on a Slack answer")
         try:
-            _wait(lambda: _settled(engine, 400), 180, "every mention stored, scored, alerted")
+            _wait(lambda: _settled(engine, N), 180, "every mention stored, scored, alerted")
         except AssertionError as exc:
             raise AssertionError(f"{exc}: {_state(engine)}") from None
         stops = {p.name: p.stop() for p in everyone}
@@ -218,13 +241,15 @@ def test_workers_and_leader_killed_at_random_lose_and_repeat_nothing(
         r = game.report
         print(f"leader failover: {failover:.2f} s; SIGKILLs: {kills}")
         assert failover is not None and failover <= FAILOVER_S, failover
-        assert r.generated == 400 and r.lost == 0 and r.duplicated == 0 and r.phantoms == 0
+        retried = "".join(p.text() for p in schedulers)
+        assert "of a dead worker: queued again" in retried  # the stalled job was retried
+        assert r.generated == N and r.lost == 0 and r.duplicated == 0 and r.phantoms == 0
         assert r.missing_scores == 0
         with engine.connect() as conn:
             per_model = dict(
                 conn.execute(select(scores.c.model, func.count()).group_by(scores.c.model)).all()
             )
-        assert per_model == {game.model: 400}, per_model  # exactly one score per mention
+        assert per_model == {game.model: N}, per_model  # exactly one score per mention
         assert r.fired > 0 and r.missed == 0, r.lines()
         assert r.slack_duplicates == 0, r.lines()
 
@@ -285,3 +310,39 @@ def test_role_scheduler_needs_the_procrastinate_engine(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LISTENER_CONFIG", raising=False)
+
+
+def test_role_all_collects_scores_and_stops_on_sigterm(
+    pg_url: str, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    chaos = _chaos()
+    lines = [f'{{"id": "r{n}", "text": "aurora {n}", "author": "u", "created_at": '
+             f'"2026-11-20T10:{n % 60:02d}:00Z"}}' for n in range(60)]  # fmt: skip
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with chaos.database("postgresql", tmp_path) as url:
+        config = tmp_path / "all.toml"
+        config.write_text(
+            f'[storage]\nurl = "{url}"\n[model]\nname = "{tiny_model_dir}"\nquantize = false\n'
+            f'[replay]\npaths = ["m.jsonl"]\ninterval = "1s"\n{SCALE}\n'
+            '[[brands]]\nname = "Aurora Air"\nquery = "aurora"\n',
+            encoding="utf-8",
+        )
+        with App(load_settings(config)) as app:
+            app.upgrade()  # the process upgrades too: this only lets the test read at once
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = Proc("all", ["--config", str(config), "run"], env, tmp_path)
+        proc.start()
+        engine = connect(url)
+        try:
+
+            def done() -> bool:
+                with engine.connect() as conn:
+                    return conn.execute(select(func.count()).select_from(scores)).scalar_one() == 60
+
+            _wait(lambda: done() or not proc.alive(), 120, "60 mentions scored")
+            assert proc.alive(), proc.text()[-2000:]
+            assert "this scheduler is the leader" in proc.text()
+            assert proc.stop() == 0, proc.text()[-2000:]
+        finally:
+            proc.stop()
+            engine.dispose()

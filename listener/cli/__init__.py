@@ -64,6 +64,7 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str, log_forma
 def _register() -> None:
     from listener.cli.alerts import alerts
     from listener.cli.core import check_config, db, demo, export, once, run
+    from listener.cli.dashboard import dashboard
     from listener.cli.model import model, rescore, score
     from listener.cli.scale import worker
     from listener.cli.status import db_current, status
@@ -72,6 +73,7 @@ def _register() -> None:
     for command in (check_config, once, run, db, export, demo, alerts, score, model, rescore):
         main.add_command(command)
     main.add_command(status)
+    main.add_command(dashboard)
     from listener.cli.trends import COMMANDS as ANALYSTS
 
     for command in ANALYSTS:

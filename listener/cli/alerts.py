@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
+from listener.app import App
 from listener.cli.core import since_option
 from listener.cli.state import CliState
-from listener.domain import Alert, Mention, Sentiment, StoredMention, utcnow
+from listener.domain import Alert, AlertKind, AlertStatus, Mention, Sentiment, StoredMention, utcnow
 from listener.errors import NotifyError
 from listener.ports import AlertMessage
 
@@ -25,7 +26,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _app(state: CliState) -> Any:
+def _app(state: CliState) -> App:
+    """The App with its schema up to date (alert commands read and write the outbox)."""
     app = state.app()
     app.upgrade()
     return app
@@ -84,8 +86,8 @@ def alerts() -> None:
 @click.pass_obj
 def list_alerts(
     state: CliState,
-    statuses: tuple[str, ...],
-    kind: str | None,
+    statuses: tuple[AlertStatus, ...],  # click.Choice keeps them to these values
+    kind: AlertKind | None,
     brand: str | None,
     digest_id: int | None,
     since: datetime | None,

@@ -150,9 +150,12 @@ def thing_mention(thing: Any, brand: str) -> Mention:
         created_at=created_at,
         url="https://www.reddit.com" + permalink,
         lang=None,
-        author_reach=_whole(data, "author_karma", name) or _whole(data, "author_link_karma", name),
+        author_reach=_whole(data, "author_karma", name)
+        or _whole(data, "author_link_karma", name)
+        or _whole(data, "subreddit_subscribers", name),
         engagement=engagement,
         in_reply_to=in_reply_to,
+        repost_of=_text(data, "crosspost_parent", name) or None,
         raw=thing,
     )
 

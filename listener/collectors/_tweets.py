@@ -77,6 +77,8 @@ def tweet_mention(item: Any, users: Mapping[str, Mapping[str, Any]], brand: str)
     if not isinstance(text, str):
         raise PayloadError(f"tweet {tid} has no text")
     field = _Fields(tid)
+    note = field.object(item, "note_tweet", "a note_tweet")
+    text = field.text(note, "text", "a note_tweet text") or text  # a long post, whole
     created_at = field.time(created)
     author_id = field.text(item, "author_id", "an author_id")
     expanded = users.get(author_id) if author_id else None
@@ -102,6 +104,7 @@ def tweet_mention(item: Any, users: Mapping[str, Mapping[str, Any]], brand: str)
         author_reach=reach,
         engagement=sum(field.count(metrics, k, "public_metrics.") for k in COUNTS),
         in_reply_to=field.replied_to(item.get("referenced_tweets")),
+        repost_of=field.replied_to(item.get("referenced_tweets"), kind="retweeted"),
         raw={**item, "author": dict(author)} if author else dict(item),
     )
 
@@ -158,8 +161,9 @@ class _Fields:
             raise self.fail(f"{prefix}{key} that is not a count", value)
         return value
 
-    def replied_to(self, references: Any) -> str | None:
-        """The id of the tweet this one replies to, from ``referenced_tweets``."""
+    def replied_to(self, references: Any, *, kind: str = "replied_to") -> str | None:
+        """The id of the tweet this one replies to (``kind`` 'retweeted': retweets), from
+        ``referenced_tweets``."""
         if references is None:
             return None
         if not isinstance(references, list):
@@ -168,10 +172,10 @@ class _Fields:
         for reference in references:
             if not isinstance(reference, dict):
                 raise self.fail("a referenced_tweets item that is not a JSON object", reference)
-            if reference.get("type") == "replied_to":
+            if reference.get("type") == kind:
                 target = tweet_id(reference.get("id"))
                 if target is None:
-                    raise self.fail("a replied_to reference with no valid id", reference.get("id"))
+                    raise self.fail(f"a {kind} reference with no valid id", reference.get("id"))
                 replied.append(target)
         return replied[0] if replied else None
 

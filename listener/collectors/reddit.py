@@ -16,6 +16,13 @@ the newest ``limit`` items. When a listing no longer reaches back to its mark (R
 about 1000 items; or ``max_items`` was read), what was found is kept and one warning per poll
 names the brand, the listings and how far back they reached.
 
+Reach: Reddit sends no follower count, so a mention's ``author_reach`` is the number of
+subscribers of the subreddit it was posted in (``subreddit_subscribers``, which Reddit sends
+with every submission). Comments do not carry it: a comment gets the count last seen on a
+submission of its subreddit (this process remembers it for a day), else 0; no extra request is
+made for it. A payload that carries the author's karma (``author_karma``: imports, test
+generators) uses that instead.
+
 Errors: 429 (or a spent x-ratelimit budget) -> RateLimited; 401/403 -> AuthError (a new token
 is fetched next time); 5xx, timeouts -> SourceUnavailable. A malformed page is a bad payload,
 not an outage: it is quarantined and its listing keeps its mark (read again next poll). When a
@@ -27,6 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -44,13 +52,15 @@ from listener.collectors._reddit_parts import (
     dump_json,
 )
 from listener.config import Duration, HttpUrl, NonEmpty, Section
-from listener.domain import Batch, BrandQuery, utcnow
+from listener.domain import Batch, BrandQuery, Mention, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
 from listener.logs import guard, register_secrets, scrub
 from listener.plugins import PluginContext, SourcePlugin
 from listener.query import parse, to_reddit
 
 log = logging.getLogger(__name__)
+SUBSCRIBERS_KEPT = 86400.0
+"""Seconds a subreddit's subscriber count is used for its comments."""
 CLOSED_RECHECK = 3600.0
 """Seconds before a subreddit found closed is tried again."""
 
@@ -86,6 +96,8 @@ class RedditCollector:
         self._transport = Transport(timeout=timeout)
         self._reddit: Any = None
         self._closed: dict[str, float] = {}
+        self._subscribers: dict[str, tuple[int, float]] = {}
+        """Subreddit (casefolded) -> (subscribers, when seen; monotonic), from submissions."""
         """Subreddits found private, banned or missing (casefolded) -> when (monotonic)."""
         register_secrets(client_secret)
         guard("prawcore", "praw", "urllib3.connectionpool")
@@ -197,10 +209,33 @@ class RedditCollector:
                 "; ".join(gap.describe(self._max_items) for gap in out.gaps),
             )
         return Batch(
-            mentions=out.mentions,
+            mentions=self._with_reach(out.mentions),
             quarantined=out.quarantined,
             cursor=state.dump(self._seen_max),
         )
+
+    def _with_reach(self, mentions: list[Mention]) -> list[Mention]:
+        """Comments get their subreddit's subscribers, as last seen on a submission."""
+        now = time.monotonic()
+        for m in mentions:
+            data = m.raw.get("data") if isinstance(m.raw, dict) else None
+            if not isinstance(data, dict) or not isinstance(data.get("subreddit"), str):
+                continue
+            count = data.get("subreddit_subscribers")
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                self._subscribers[data["subreddit"].casefold()] = (count, now)
+        self._subscribers = {
+            k: v for k, v in self._subscribers.items() if now - v[1] < SUBSCRIBERS_KEPT
+        }
+        out = []
+        for m in mentions:
+            data = m.raw.get("data") if isinstance(m.raw, dict) else None
+            sub = data.get("subreddit") if isinstance(data, dict) else None
+            known = self._subscribers.get(sub.casefold()) if isinstance(sub, str) else None
+            if m.author_reach == 0 and known is not None and known[0] > 0:
+                m = replace(m, author_reach=known[0])
+            out.append(m)
+        return out
 
     def _read(self, listing: Listing, state: RedditCursor, out: Gathered) -> float | None:
         """Page back through one listing to its high-water mark, at most ``max_items`` items (on

@@ -53,6 +53,7 @@ TWEET_FIELDS = [
     "conversation_id",
     "referenced_tweets",
     "author_id",
+    "note_tweet",  # the whole text of a post longer than 280 characters
 ]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 CURSOR_IDS = ("since_id", "until_id")

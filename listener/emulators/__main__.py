@@ -1,4 +1,4 @@
-"""Run one emulator in the foreground: ``python -m listener.emulators twitter|reddit [--seed FILE]
+"""Run one emulator in the foreground: ``python -m listener.emulators KIND [--seed FILE]
 [--port N]``. Without ``--seed`` the shipped sample corpus is served. Adding a kind is one line
 in ``KINDS`` (a factory taking the seed path or None and the port)."""
 
@@ -25,6 +25,18 @@ def _reddit(seed: str | None, port: int) -> Emulator:
     return RedditEmulator.from_jsonl(seed or sample_path("reddit.jsonl"), port=port)
 
 
+def _bluesky(seed: str | None, port: int) -> Emulator:
+    from listener.emulators.bluesky import BlueskyEmulator
+
+    return BlueskyEmulator.from_jsonl(seed or sample_path("bluesky.jsonl"), port=port)
+
+
+def _mastodon(seed: str | None, port: int) -> Emulator:
+    from listener.emulators.mastodon import MastodonEmulator
+
+    return MastodonEmulator.from_jsonl(seed or sample_path("mastodon.jsonl"), port=port)
+
+
 def _slack(_seed: str | None, port: int) -> Emulator:
     from listener.emulators.slack import SlackEmulator
 
@@ -35,6 +47,8 @@ KINDS: dict[str, Callable[[str | None, int], Emulator]] = {
     "twitter": _twitter,
     "reddit": _reddit,
     "slack": _slack,
+    "bluesky": _bluesky,
+    "mastodon": _mastodon,
 }
 
 
@@ -46,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     emulator = KINDS[args.kind](args.seed, args.port).start()
     print(f"{args.kind} emulator on {emulator.base_url} (Ctrl-C stops)", flush=True)
+    if hint := getattr(emulator, "login_hint", ""):
+        print(hint, flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -8,6 +8,14 @@ public_metrics). ``text`` is as X sends it: ``&``, ``<`` and ``>`` escaped as HT
 ``reddit.jsonl``: one Reddit thing per line, ``{"kind": "t3" | "t1", "data": {...}}``, as the API
 sends it with ``raw_json=1`` (text unescaped); ``created_utc`` in epoch seconds.
 
+``bluesky.jsonl``: one ``app.bsky.feed.defs#postView`` per line (uri, cid, author, record with
+text/createdAt/langs, indexedAt, like/repost/reply/quote counts), the author carrying its
+profile's ``followersCount``/``followsCount``/``postsCount`` too (served by getProfiles).
+
+``mastodon.jsonl``: one Mastodon Status per line (HTML ``content``, ``language``, ``account``
+with ``acct`` and ``followers_count``, ``tags``, ``mentions``). Both are made from the X half by
+scripts/corpus/fediverse_corpus.py.
+
 Timestamps are absolute. Recent search only covers 7 days, so the emulators shift every
 timestamp by one offset that makes the newest item ``now - 1 minute`` (``shift_to_now``);
 ids and the order of items are unchanged. Lines starting with ``//`` are comments.
@@ -26,7 +34,8 @@ _X_TIME = "%Y-%m-%dT%H:%M:%S.000Z"
 
 
 def sample_path(name: str) -> Path:
-    """Path of a shipped sample corpus: ``twitter.jsonl`` or ``reddit.jsonl``."""
+    """Path of a shipped sample corpus: ``twitter.jsonl``, ``reddit.jsonl``, ``bluesky.jsonl``
+    or ``mastodon.jsonl``."""
     return Path(str(resources.files("listener.emulators").joinpath("data", name)))
 
 
@@ -88,4 +97,34 @@ def shift_things(things: list[dict[str, Any]], now: datetime) -> list[dict[str, 
             data["created_utc"] = round(float(data["created_utc"]) + delta)
             data["created"] = data["created_utc"]
         shifted.append({**thing, "data": data})
+    return shifted
+
+
+def shift_posts(
+    posts: list[dict[str, Any]], now: datetime, fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Copies of ``posts`` with the ISO 8601 times at ``fields`` (dotted paths such as
+    ``record.createdAt``) moved by one offset that makes the newest ``now - 1 minute``."""
+
+    def get(post: dict[str, Any], path: str) -> Any:
+        node: Any = post
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        return node
+
+    times = [parse_x_time(v) for p in posts for f in fields if isinstance(v := get(p, f), str)]
+    if not times:
+        return [dict(p) for p in posts]
+    delta = (now - timedelta(minutes=1)) - max(times)
+    shifted = []
+    for post in posts:
+        copy = json.loads(json.dumps(post))
+        for path in fields:
+            *parents, last = path.split(".")
+            node = copy
+            for key in parents:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and isinstance(node.get(last), str):
+                node[last] = format_x_time(parse_x_time(node[last]) + delta)
+        shifted.append(copy)
     return shifted

@@ -50,6 +50,7 @@ class RedditEmulator(Emulator):
         window: int = 600,
         closed: Iterable[str] = (),
         listing_cap: int = 1000,
+        subscribers: dict[str, int] | None = None,
         port: int = 0,
     ) -> None:
         super().__init__(port=port)
@@ -60,6 +61,9 @@ class RedditEmulator(Emulator):
         self.closed = {s.casefold() for s in closed}
         """Private or banned subreddits: any listing that names one answers 403, as Reddit does."""
         self.listing_cap = listing_cap
+        self.subscribers = {k.casefold(): v for k, v in (subscribers or {}).items()}
+        """Subscribers per subreddit: sent as ``subreddit_subscribers`` with every submission,
+        as Reddit does (0 for a subreddit not listed here)."""
         """A listing shows only its newest ``listing_cap`` items, as Reddit's do (~1000)."""
         self.tokens: set[str] = set()
         self._things: list[dict[str, Any]] = []
@@ -169,7 +173,7 @@ class RedditEmulator(Emulator):
         page = items[:limit]
         more = len(items) > limit or bool(before and page)  # a before-page has older items
         raw = request.param("raw_json") == "1"
-        children = [thing if raw else _escaped(thing) for thing in page]
+        children = [self._with_subscribers(thing if raw else _escaped(thing)) for thing in page]
         data = {
             "after": page[-1]["data"].get("name") if more and page else None,
             "dist": len(children),
@@ -179,6 +183,17 @@ class RedditEmulator(Emulator):
             "before": page[0]["data"].get("name") if page and (after or newer_left) else None,
         }
         return Response.json({"kind": "Listing", "data": data}, headers=rate)
+
+    def _with_subscribers(self, thing: dict[str, Any]) -> dict[str, Any]:
+        data = thing.get("data")
+        if (
+            thing.get("kind") != "t3"
+            or not isinstance(data, dict)
+            or "subreddit_subscribers" in data
+        ):
+            return thing
+        sub = str(data.get("subreddit", "")).casefold()
+        return {**thing, "data": {**data, "subreddit_subscribers": self.subscribers.get(sub, 0)}}
 
     def _select(self, what: str, subs: set[str], request: Request) -> list[dict[str, Any]]:
         kind = "t1" if what == "comments" else "t3"

@@ -6,7 +6,10 @@ and ``user.fields``; ``x-rate-limit-limit/remaining/reset`` headers; problem-JSO
 with ``www-authenticate`` for a wrong bearer token. Queries are evaluated with
 ``listener.query.matches``. Recent search sees the last ``window`` (7 days) only: older tweets
 are not found, and a ``since_id``/``until_id`` of a tweet older than that is a 400 naming the
-parameter, as X answers it. ``malformed_pages(n)`` cuts the next n answers in half. Usage::
+parameter, as X answers it. A post longer than 280 characters comes as X sends long posts:
+``text`` cut to 280 characters (ending in an ellipsis), the whole text in ``note_tweet.text`` only
+when ``tweet.fields`` asks for ``note_tweet``. ``malformed_pages(n)`` cuts the next n answers in
+half. Usage::
 
     emu = TwitterEmulator.from_jsonl(sample_path("twitter.jsonl"), bearer_token="t").start()
     ... point the client at emu.base_url ...; emu.inject(Fault(status=503)); emu.stop()
@@ -28,6 +31,8 @@ from listener.errors import ConfigError
 from listener.query import matches, parse
 
 SEARCH_PATH = "/2/tweets/search/recent"
+LONG_POST = 280
+"""Characters of a post's ``text``; the rest of a longer one is in ``note_tweet``."""
 _DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 _DEFAULT_USER_FIELDS = ("id", "name", "username")
 _TOKEN_PREFIX = "b26v89c19zqg8o3f"
@@ -181,6 +186,11 @@ class TwitterEmulator(Emulator):
                 k: v for k, v in tweet.items() if k in tweet_fields or k not in _KNOWN_TWEET_FIELDS
             }
             item.pop("author", None)
+            text = tweet.get("text")
+            if isinstance(text, str) and len(text) > LONG_POST and "note_tweet" not in tweet:
+                item["text"] = text[: LONG_POST - 1] + "…"
+                if "note_tweet" in tweet_fields:
+                    item["note_tweet"] = {"text": text}
             if "edit_history_tweet_ids" not in item and "id" in tweet:
                 item["edit_history_tweet_ids"] = [tweet["id"]]
             if expand_authors:
@@ -219,6 +229,7 @@ _KNOWN_TWEET_FIELDS = frozenset(
         "in_reply_to_user_id",
         "possibly_sensitive",
         "source",
+        "note_tweet",
     ]
 )
 

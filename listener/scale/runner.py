@@ -15,7 +15,6 @@ import os
 import signal
 import threading
 from datetime import timedelta
-from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from listener.daemon import Job, build_jobs, run_forever
 from listener.errors import ListenerError
 from listener.scale.leader import Leadership
 from listener.scale.tasks import QUEUES, conninfo
-from listener.scale.upkeep import upkeep
+from listener.scale.upkeep import upkeeper
 
 if TYPE_CHECKING:
     from listener.app import App
@@ -68,7 +67,7 @@ def scheduler_jobs(app: App) -> list[Job]:
     jobs.append(
         Job(
             id="upkeep",
-            func=partial(upkeep, app, app.procrastinate),
+            func=upkeeper(app),
             interval=scale.upkeep_interval,
             stage="upkeep",
         )
@@ -140,7 +139,13 @@ class _WorkerThread:
     def _run(self) -> None:
         options = worker_options(self._app, queues=QUEUES, concurrency=None)
         options["install_signal_handlers"] = False
-        self._task = self._loop.create_task(self._app.procrastinate.run_worker_async(**options))
+        queue = self._app.procrastinate
+
+        async def work() -> None:
+            async with queue.open_async():
+                await queue.run_worker_async(**options)
+
+        self._task = self._loop.create_task(work())
         try:
             self._loop.run_until_complete(self._task)
         except asyncio.CancelledError:

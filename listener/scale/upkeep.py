@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from listener.domain import utcnow
-from listener.scale.tasks import DISPATCH_QUEUE, DISPATCH_TASK, QUEUES, SCORE_QUEUE, SCORE_TASK
+from listener.scale.tasks import (
+    DISPATCH_QUEUE,
+    DISPATCH_TASK,
+    QUEUES,
+    SCORE_QUEUE,
+    SCORE_TASK,
+    build,
+)
 
 if TYPE_CHECKING:
     import procrastinate
@@ -38,9 +46,11 @@ class UpkeepResult:
     dispatches: int = 0
 
 
-def upkeep(app: App, queue: procrastinate.App) -> UpkeepResult:
-    """One pass (see the module docstring)."""
-    return asyncio.run(_upkeep(app, queue))
+def upkeeper(app: App) -> Callable[[], UpkeepResult]:
+    """The upkeep pass of ``app`` (see the module docstring), on a procrastinate App of its own,
+    opened for each pass on an event loop of its own (the App's may serve a worker on another)."""
+    queue = build(lambda: app, url=app.settings.storage.url)
+    return lambda: asyncio.run(_upkeep(app, queue))
 
 
 async def _upkeep(app: App, queue: procrastinate.App) -> UpkeepResult:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from listener.domain import NewAlert, Score, Sentiment, StoredMention, utcnow
-from listener.ports import Outbox, ScoreQueue, Scorer, Store
+from listener.ports import ReplyRecorder, ScoreQueue, Scorer, ScoreStore
+from listener.reposts import with_repost_reach
 from listener.rules import normalize_handle
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,16 @@ MentionRule = Callable[[StoredMention, Sentiment], NewAlert | None]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ScoreResult:
+    """One score run: mentions scored, the alerts their scores raised, batches written."""
+
     scored: int = 0
     alerts: int = 0
     batches: int = 0
+
+    @property
+    def produced(self) -> int:
+        """New alerts for the dispatch stage (``pipeline.StageResult``)."""
+        return self.alerts
 
     def __add__(self, other: ScoreResult) -> ScoreResult:
         return ScoreResult(
@@ -44,9 +52,9 @@ class ScoreResult:
 class ScoreStage:
     """What scoring needs; ``scorer`` returns the model, loading it on first use."""
 
-    store: Store
+    store: ScoreStore
     queue: ScoreQueue
-    outbox: Outbox
+    outbox: ReplyRecorder
     scorer: Callable[[], Scorer]
     rule: MentionRule
     handles: Mapping[str, Collection[str]]
@@ -107,9 +115,10 @@ class ScoreStage:
             Score(mention_id=p.id, model=model, sentiment=s, scored_at=now)
             for p, s in zip(pending, sentiments, strict=True)
         ]
+        judged = with_repost_reach(self.store, pending)  # reposts stored by now add their reach
         alerts = [
             scored_by(a, model)
-            for p, s in zip(pending, sentiments, strict=True)
+            for p, s in zip(judged, sentiments, strict=True)
             if (a := self.rule(p, s))
         ]
         scored = self.store.add_scores(scores, alerts, done=done)
@@ -126,8 +135,8 @@ def scored_by(alert: NewAlert, model: str) -> NewAlert:
 
 
 def record_earlier_replies(
-    store: Store,
-    outbox: Outbox,
+    store: ScoreStore,
+    outbox: ReplyRecorder,
     handles: Mapping[str, Collection[str]],
     pending: Sequence[StoredMention],
     alerts: Sequence[NewAlert],

@@ -228,6 +228,7 @@ def _mention_row(mention: Mention, collected_at: datetime) -> dict[str, Any]:
         "url": mention.url,
         "lang": mention.lang,
         "in_reply_to": mention.in_reply_to,
+        "repost_of": mention.repost_of,
         "created_at": mention.created_at,
         "collected_at": collected_at,
         "raw": dict(mention.raw),

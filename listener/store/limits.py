@@ -21,6 +21,7 @@ MAX_LENGTHS: Mapping[str, int] = {
     "author": 200,
     "lang": 16,
     "in_reply_to": 128,
+    "repost_of": 128,
 }
 """Mention attribute -> the most characters its column holds (VARCHAR on PostgreSQL)."""
 
@@ -35,7 +36,17 @@ MAX_DEPTH = 100
 """Nesting of the raw payload: far above any API's, far below the JSON encoders' recursion."""
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-_TEXT_FIELDS = ("source", "external_id", "brand", "text", "author", "url", "lang", "in_reply_to")
+_TEXT_FIELDS = (
+    "source",
+    "external_id",
+    "brand",
+    "text",
+    "author",
+    "url",
+    "lang",
+    "in_reply_to",
+    "repost_of",
+)
 
 
 def text_problem(value: str) -> str | None:

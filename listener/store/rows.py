@@ -24,6 +24,7 @@ def to_stored(row: Row[Any]) -> StoredMention:
         author_reach=m["author_reach"],
         engagement=m["engagement"],
         in_reply_to=m["in_reply_to"],
+        repost_of=m.get("repost_of"),
         raw=m.get("raw", {}),
     )
     return StoredMention(id=m["id"], mention=mention, collected_at=m["collected_at"])

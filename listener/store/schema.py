@@ -75,12 +75,14 @@ mentions = Table(
     Column("url", Text, nullable=False, default=""),
     Column("lang", String(16)),
     Column("in_reply_to", String(128)),
+    Column("repost_of", String(128)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("collected_at", UtcDateTime, nullable=False),
     Column("raw", Json, nullable=False),
     UniqueConstraint("source", "external_id"),
     Index("ix_mentions_brand_created_at", "brand", "created_at"),
     Index("ix_mentions_source_in_reply_to", "source", "in_reply_to"),
+    Index("ix_mentions_source_repost_of", "source", "repost_of"),
 )
 
 scores = Table(

@@ -91,6 +91,45 @@ class SqlStore(SqlScoreQueue):
             last_error=m["last_error"],
         )
 
+    def copies_of(
+        self, source: str, brand: str, texts: Collection[str], *, since: datetime
+    ) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(texts))):
+                rows = conn.execute(
+                    select(mentions.c.text, mentions.c.external_id)
+                    .where(
+                        mentions.c.brand == brand,
+                        mentions.c.created_at >= since,
+                        mentions.c.source == source,
+                        mentions.c.repost_of.is_(None),
+                        mentions.c.text.in_(chunk),
+                    )
+                    .order_by(mentions.c.created_at, mentions.c.id)
+                )
+                for text, external_id in rows:
+                    found.setdefault(text, external_id)
+        return found
+
+    def repost_reach(self, originals: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, external_id in originals:
+            by_source.setdefault(source, []).append(external_id)
+        with self.engine.connect() as conn:
+            for source, ids in by_source.items():
+                for chunk in chunks(sorted(set(ids))):
+                    rows = conn.execute(
+                        select(mentions.c.repost_of, func.sum(mentions.c.author_reach))
+                        .where(mentions.c.source == source, mentions.c.repost_of.in_(chunk))
+                        .group_by(mentions.c.repost_of)
+                    )
+                    for original, reach in rows:
+                        if reach:
+                            found[(source, str(original))] = int(reach)
+        return found
+
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         now = utcnow()
         with self.engine.begin() as conn:

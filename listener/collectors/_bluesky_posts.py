@@ -1,0 +1,150 @@
+"""PostViews of Bluesky searches as Mentions, and the per-search marks of the cursor (the
+Bluesky collector's parts; see ``listener.collectors.bluesky``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from listener.domain import Mention, Quarantined
+from listener.errors import SourceUnavailable
+
+log = logging.getLogger("listener.collectors.bluesky")
+
+PAYLOAD_KEPT = 20_000
+"""Characters of a malformed page kept in quarantine."""
+
+
+class Malformed(SourceUnavailable):
+    """A 200 page that is not Bluesky's shape: quarantined by the collector, never raised."""
+
+    def __init__(self, message: str, *, payload: str) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+    def quarantined(self, brand: str, location: str) -> Quarantined:
+        return Quarantined(
+            source="bluesky",
+            brand=brand,
+            reason=str(self),
+            payload=self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000"),
+            location=location,
+        )
+
+
+def xrpc_error(exc: Any) -> str:
+    content = getattr(getattr(exc, "response", None), "content", None)
+    return str(getattr(content, "error", "") or "")
+
+
+def post_mention(post: Any, brand: str) -> tuple[Mention, datetime]:
+    """A Mention from one PostView and its sortAt; ValueError naming what is wrong."""
+    if not isinstance(post, dict):
+        raise ValueError(f"post is not a JSON object: {type(post).__name__}")
+    uri, record, author = post.get("uri"), post.get("record"), post.get("author")
+    if not isinstance(uri, str) or not uri.startswith("at://"):
+        raise ValueError(f"post has no at:// uri (got {str(uri)[:80]!r})")
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise ValueError(f"post {uri} has no record.text")
+    if not isinstance(author, dict) or not all(
+        isinstance(author.get(k), str) for k in ("did", "handle")
+    ):
+        raise ValueError(f"post {uri} has no author did and handle")
+    created = parse_time(record.get("createdAt"))
+    indexed = parse_time(post.get("indexedAt"))
+    if created is None:
+        raise ValueError(f"post {uri} has no readable record.createdAt")
+    langs = record.get("langs")
+    lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
+    reply = record.get("reply")
+    parent = reply.get("parent") if isinstance(reply, dict) else None
+    in_reply_to = parent.get("uri") if isinstance(parent, dict) else None
+    counts = [post.get(k) for k in ("likeCount", "repostCount", "replyCount", "quoteCount")]
+    mention = Mention(
+        source="bluesky",
+        external_id=uri,
+        brand=brand,
+        text=record["text"],
+        author=author["handle"],
+        created_at=created,
+        lang=lang,
+        url=f"https://bsky.app/profile/{author['handle']}/post/{uri.rsplit('/', 1)[-1]}",
+        engagement=sum(c for c in counts if isinstance(c, int) and c > 0),
+        in_reply_to=in_reply_to if isinstance(in_reply_to, str) else None,
+        raw=post,
+    )
+    return mention, min(created, indexed) if indexed else created
+
+
+def with_reach(mention: Mention, reach: int) -> Mention:
+    return replace(mention, author_reach=reach)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def mark_after(
+    mark: dict[str, str], newest: datetime | None, oldest: datetime | None, *, complete: bool
+) -> dict[str, str]:
+    """A search's mark after reading posts from ``newest`` down to ``oldest``."""
+    since = parse_time(mark.get("since"))
+    if since is not None and oldest is not None and oldest <= since:
+        complete = True  # read back past the mark: only the overlap was left unread
+    if complete:
+        top = max((t for t in (since, newest) if t is not None), default=None)
+        return {"since": iso(top)} if top else {}
+    if oldest is None:
+        return mark
+    gap = {"until": iso(oldest + timedelta(milliseconds=1))}  # the oldest second again: the
+    if newest is not None:  # seen URIs drop what was read
+        gap["newest"] = iso(newest)
+    if since is not None:
+        gap["since"] = iso(since)
+    return gap
+
+
+def load_cursor(cursor: str | None) -> dict[str, Any]:
+    empty: dict[str, Any] = {"searches": {}, "seen": []}
+    if not cursor:
+        return empty
+    try:
+        state = json.loads(cursor)
+    except json.JSONDecodeError:
+        log.warning("bluesky: ignoring unreadable cursor %r", cursor[:100])
+        return empty
+    if not isinstance(state, dict):
+        return empty
+    searches = _as_dict(state.get("searches"))
+    seen = _as_list(state.get("seen"))
+    return {
+        "searches": {
+            str(k): {
+                n: str(v[n]) for n in ("since", "until", "newest") if isinstance(v.get(n), str)
+            }
+            for k, v in searches.items()
+            if isinstance(v, dict)
+        },
+        "seen": [s for s in seen if isinstance(s, str)],
+    }
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

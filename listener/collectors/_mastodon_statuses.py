@@ -1,0 +1,170 @@
+"""Mastodon Statuses as Mentions: HTML to plain text, fields, the cursor (the Mastodon
+collector's parts; see ``listener.collectors.mastodon``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from listener.domain import Mention, Quarantined
+from listener.errors import SourceUnavailable
+
+log = logging.getLogger("listener.collectors.mastodon")
+
+PAYLOAD_KEPT = 20_000
+"""Characters of a malformed page kept in quarantine."""
+
+
+class Malformed(SourceUnavailable):
+    """A 200 page that is not Mastodon's shape: quarantined by the collector, never raised."""
+
+    def __init__(self, message: str, *, payload: str) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+    def quarantined(self, brand: str, location: str) -> Quarantined:
+        return Quarantined(
+            source="mastodon",
+            brand=brand,
+            reason=str(self),
+            payload=self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000"),
+            location=location,
+        )
+
+
+def describe(exc: Any) -> str:
+    args = [str(a) for a in exc.args[1:] if a is not None]
+    return " ".join(args) or type(exc).__name__
+
+
+class _Text(HTMLParser):
+    """Visible text of a status's HTML: paragraphs and line breaks kept, tags dropped, entities
+    decoded once, Mastodon's hidden URL parts (``class="invisible"``) left out."""
+
+    VOID = frozenset({"br", "img", "hr", "meta", "link", "input", "wbr", "source"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden: list[bool] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag == "p" and self.parts:
+            self.parts.append("\n\n")
+        if tag in self.VOID:
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        hide = tag in ("script", "style", "template") or "invisible" in classes
+        self.hidden.append(hide or (bool(self.hidden) and self.hidden[-1]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.VOID and self.hidden:
+            self.hidden.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not (self.hidden and self.hidden[-1]):
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of a Mastodon status's HTML ``content`` (never markup, never re-escaped)."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts).strip()
+
+
+def status_mention(status: Any, brand: str) -> Mention:
+    """A Mention from one Status; ValueError naming what is wrong."""
+    if not isinstance(status, dict):
+        raise ValueError(f"status is not a JSON object: {type(status).__name__}")
+    uri, content, account = status.get("uri"), status.get("content"), status.get("account")
+    if not isinstance(uri, str) or not uri:
+        raise ValueError(f"status {status.get('id')!r} has no uri")
+    if not isinstance(content, str):
+        raise ValueError(f"status {uri} has no content")
+    if not isinstance(account, dict) or not isinstance(account.get("acct"), str):
+        raise ValueError(f"status {uri} has no account acct")
+    created = parse_time(status.get("created_at"))
+    if created is None:
+        raise ValueError(f"status {uri} has no readable created_at")
+    text = html_to_text(content)
+    warning = status.get("spoiler_text")
+    if isinstance(warning, str) and warning.strip():
+        text = f"{warning.strip()}\n\n{text}"
+    lang = status.get("language")
+    counts = [status.get(k) for k in ("reblogs_count", "favourites_count", "replies_count")]
+    followers = account.get("followers_count")
+    url = status.get("url")
+    return Mention(
+        source="mastodon",
+        external_id=uri,
+        brand=brand,
+        text=text,
+        author=account["acct"],
+        created_at=created,
+        url=url if isinstance(url, str) else uri,
+        lang=lang if isinstance(lang, str) and lang else None,
+        author_reach=followers if isinstance(followers, int) and followers > 0 else 0,
+        engagement=sum(c for c in counts if isinstance(c, int) and c > 0),
+        raw=json.loads(dump(status)),
+    )
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def dump(value: Any) -> str:
+    """JSON of a Mastodon.py object (its datetimes back to ISO 8601)."""
+
+    def default(item: Any) -> Any:
+        if isinstance(item, datetime | date):
+            return item.isoformat()
+        return str(item)
+
+    return json.dumps(value, ensure_ascii=False, default=default)
+
+
+def status_key(value: str) -> tuple[int, str]:
+    """Mastodon ids sort by length, then as text (they are opaque strings)."""
+    return (len(value), value)
+
+
+def load_cursor(cursor: str | None) -> tuple[dict[str, str], list[str]]:
+    if not cursor:
+        return {}, []
+    try:
+        state = json.loads(cursor)
+    except json.JSONDecodeError:
+        log.warning("mastodon: ignoring unreadable cursor %r", cursor[:100])
+        return {}, []
+    if not isinstance(state, dict):
+        return {}, []
+    marks = _as_dict(state.get("marks"))
+    seen = _as_list(state.get("seen"))
+    return (
+        {str(k): str(v) for k, v in marks.items() if isinstance(v, str | int)},
+        [s for s in seen if isinstance(s, str)],
+    )
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
