@@ -1,8 +1,8 @@
 """mention_brands (brand, label, created_at): a brand's latest negative mentions (the
 dashboard's list, complaint-driver examples) in one index range
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29 14:55:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
