@@ -167,6 +167,7 @@ mention_brands = Table(
     Column("label", String(16)),
     Column("anger", Float),
     Index("ix_mention_brands_brand_created_at", "brand", "created_at"),
+    Index("ix_mention_brands_brand_label_created_at", "brand", "label", "created_at"),
 )
 """Every brand a mention belongs to (a post comparing two airlines counts for both);
 ``mentions.brand`` keeps the brand it was first collected for. ``lang``, ``label`` and

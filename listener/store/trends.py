@@ -51,7 +51,7 @@ SAMPLE = 1500
 BASELINE = timedelta(days=28)
 CANDIDATES = 400
 """Terms of the period compared with the baseline, at most (the most frequent ones)."""
-EXAMPLE_SAMPLE = 200
+EXAMPLE_SAMPLE = 120
 """Newest negative mentions of the period searched for examples."""
 
 
@@ -118,10 +118,11 @@ def _effective(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[Any, Any
             ).where(label_overrides.c.mention_id.in_(list(ids)))
         )
     }
-    return {
-        i: (latest.get(i), *(overrides.get(i) or (None, None)))  # type: ignore[misc]
-        for i in ids
-    }
+    out: dict[int, tuple[Any, Any, Any]] = {}
+    for i in ids:
+        label, by = overrides.get(i, (None, None))
+        out[i] = (latest.get(i), label, by)
+    return out
 
 
 def mention_rows(conn: Connection, ids: Sequence[int]) -> list[MentionRow]:

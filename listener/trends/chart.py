@@ -113,19 +113,19 @@ def render_png(
                 markersize=3,
                 label=f"{trend.brand}: net sentiment",
             )
-        shown = [s for s in spikes if _end(s) is not None]
-        if shown:
+        ends = [end for end in (_end(s) for s in spikes) if end is not None]
+        if ends:
             bottom.scatter(
-                [_end(s) for s in shown],
-                [-95] * len(shown),
+                ends,
+                [-95] * len(ends),
                 marker="^",
                 color="#c1121f",
                 s=80,
                 zorder=6,
                 label="spike alert",
             )
-            for spike in shown:
-                top.axvline(_end(spike), color="#c1121f", alpha=0.35, linestyle="--")  # type: ignore[arg-type]
+            for end in ends:
+                top.axvline(end, color="#c1121f", alpha=0.35, linestyle="--")  # type: ignore[arg-type]
         bottom.axhline(0, color="#999999", linewidth=0.8)
         bottom.set_ylim(-100, 100)
         bottom.set_ylabel("net sentiment (% pos − % neg)")

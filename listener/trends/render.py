@@ -100,9 +100,7 @@ def to_json(trends: Sequence[BrandTrend], share: ShareOfVoice, *, filters: dict[
         "brands": [
             {
                 "brand": t.brand,
-                "share_of_voice": round(share.of(t.brand).share, 2)  # type: ignore[union-attr]
-                if share.of(t.brand)
-                else None,
+                "share_of_voice": _share(share, t.brand),
                 "total": point_dict(t.total),
                 "points": [point_dict(p) for p in t.points],
             }
@@ -110,6 +108,11 @@ def to_json(trends: Sequence[BrandTrend], share: ShareOfVoice, *, filters: dict[
         ],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def _share(share: ShareOfVoice, brand: str) -> float | None:
+    voice = share.of(brand)
+    return None if voice is None else round(voice.share, 2)
 
 
 def to_table(trends: Sequence[BrandTrend], share: ShareOfVoice, *, filters: dict[str, Any]) -> str:
