@@ -63,7 +63,8 @@ class AngerHead:
         """The head's own angry-vs-not probability per row of ``features`` (one per text)."""
         z = features.astype(np.float32) @ self.weight + self.bias
         if self.cue_weight is not None:
-            z = z + cue_features(texts) @ self.cue_weight
+            cues = cue_features(texts)
+            z = z + cues[:, : len(self.cue_weight)] @ self.cue_weight
         return (1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))).astype(np.float32)
 
     def __call__(
