@@ -9,6 +9,8 @@
   promised languages and ten big ones), tagged with the kinds of post they are (``kinds``).
 - models/data/heldout/<lang>.jsonl: the held-out set, written apart from the training files (other
   writer, other brands, other texts): never trained or tuned on.
+- models/data/heldout_more/<lang>.jsonl: held-out mentions and reviews in 15 more languages (ja, zh,
+  ko, hi, id, vi, th, cs, ro, hu, el, sv, fi, da, bg) by a third writer: never trained or tuned on.
 - models/data/plain_eval.jsonl: 48 plain positive/negative customer sentences, 8 per language,
   written apart from the training mentions (a check on cross-lingual robustness).
 """
@@ -121,6 +123,12 @@ def own_train() -> list[Example]:
 def heldout() -> list[Example]:
     """The held-out informal mentions (never trained or tuned on)."""
     return _read_dir(DATA / "heldout")
+
+
+def heldout_more() -> list[Example]:
+    """Held-out mentions and reviews in 15 more languages, by a third writer (never trained or
+    tuned on)."""
+    return _read_dir(DATA / "heldout_more")
 
 
 def multilingual_eval() -> list[Example]:

