@@ -17,8 +17,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from listener.collectors._quarantine import MalformedPage
 from listener.collectors._reddit_parts import thing_mention
-from listener.collectors._tweets import MalformedPage, parse_page, tweet_mention
+from listener.collectors._tweets import parse_page, tweet_mention
 from listener.collectors.replay import parse_line
 from listener.domain import Mention
 from listener.errors import PayloadError

@@ -9,30 +9,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from listener.domain import Mention, Quarantined
-from listener.errors import SourceUnavailable
+from listener.domain import Mention
 
 log = logging.getLogger("listener.collectors.bluesky")
-
-PAYLOAD_KEPT = 20_000
-"""Characters of a malformed page kept in quarantine."""
-
-
-class Malformed(SourceUnavailable):
-    """A 200 page that is not Bluesky's shape: quarantined by the collector, never raised."""
-
-    def __init__(self, message: str, *, payload: str) -> None:
-        super().__init__(message)
-        self.payload = payload
-
-    def quarantined(self, brand: str, location: str) -> Quarantined:
-        return Quarantined(
-            source="bluesky",
-            brand=brand,
-            reason=str(self),
-            payload=self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000"),
-            location=location,
-        )
 
 
 def xrpc_error(exc: Any) -> str:

@@ -1,6 +1,6 @@
 """Reddit collector parts with no praw model in them: thing -> Mention, the cursor, the
-transport, a listing to read and what a poll gathered from it, a malformed page (quarantined,
-not an outage) and a gap that could not be closed.
+transport, a listing to read and what a poll gathered from it, and a gap that could not be
+closed (a malformed page is ``listener.collectors._quarantine.MalformedPage``).
 
 The transport is a prawcore ``Requestor`` (praw's documented ``requestor_class`` seam) that:
 
@@ -26,14 +26,12 @@ import prawcore.requestor
 import requests
 
 from listener.domain import Mention, Quarantined
-from listener.errors import PayloadError, SourceUnavailable
+from listener.errors import PayloadError
 from listener.query import Node, matches
 
 FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,16}")
 """A submission's or comment's fullname: its kind and its base-36 id."""
 RATE_HEADERS = ("x-ratelimit-used", "x-ratelimit-remaining", "x-ratelimit-reset")
-PAYLOAD_KEPT = 65536
-"""Characters of a malformed page kept in the quarantine."""
 
 
 class HttpFailure(Exception):
@@ -232,26 +230,6 @@ class RedditCursor:
     def dump(self, seen_max: int) -> str:
         return json.dumps(
             {"high_water": self.high_water, "seen": self.seen[-seen_max:]}, sort_keys=True
-        )
-
-
-class MalformedPage(SourceUnavailable):
-    """A 200 page that is not a JSON Listing: quarantined by the collector, never raised by it."""
-
-    def __init__(self, message: str, *, payload: str) -> None:
-        super().__init__(message)
-        self.payload = payload
-
-    def quarantined(self, brand: str, location: str) -> Quarantined:
-        reason = str(self)
-        if len(self.payload) > PAYLOAD_KEPT:
-            reason += f"; first {PAYLOAD_KEPT} of {len(self.payload)} characters kept"
-        return Quarantined(
-            source="reddit",
-            brand=brand,
-            reason=reason,
-            payload=self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000"),  # PostgreSQL text
-            location=location,
         )
 
 

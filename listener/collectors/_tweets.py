@@ -16,11 +16,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from listener.collectors._quarantine import MalformedPage
 from listener.domain import Mention, Quarantined, as_utc
-from listener.errors import PayloadError, SourceUnavailable
+from listener.errors import PayloadError
 
-PAYLOAD_KEPT = 65536
-"""Characters of a malformed page kept in the quarantine."""
 MAX_ID = 2**63 - 1
 """X ids are 64-bit snowflakes (and since_id must be one)."""
 COUNTS = ("like_count", "retweet_count", "reply_count", "quote_count")
@@ -198,6 +197,7 @@ def _malformed(page: Any, problem: str, value: Any, *, whole: bool = False) -> M
     subject = "a page that" if whole else "a page whose"
     return MalformedPage(
         f"X API sent {subject} {problem} but {type(value).__name__}",
+        source="twitter",
         payload=json.dumps(page, ensure_ascii=False, default=str),
     )
 
@@ -209,21 +209,3 @@ def _shown(value: Any, limit: int = 60) -> str:
     except ValueError:  # an int past Python's 4,300-digit limit for str()
         return f"a {type(value).__name__} too long to show"
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-class MalformedPage(SourceUnavailable):
-    """A 200 page that is not X's shape (not JSON, not an object, a bad envelope): the
-    collector quarantines it, never raises it."""
-
-    def __init__(self, message: str, *, payload: str) -> None:
-        super().__init__(message)
-        self.payload = payload
-
-    def quarantined(self, brand: str, location: str) -> Quarantined:
-        payload = self.payload[:PAYLOAD_KEPT].replace("\x00", "\\u0000")  # PostgreSQL text
-        reason = str(self)
-        if len(self.payload) > PAYLOAD_KEPT:
-            reason += f"; first {PAYLOAD_KEPT} of {len(self.payload)} characters kept"
-        return Quarantined(
-            source="twitter", brand=brand, reason=reason, payload=payload, location=location
-        )

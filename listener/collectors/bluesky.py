@@ -41,8 +41,6 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 
 from listener.collectors._bluesky_posts import (
-    PAYLOAD_KEPT,
-    Malformed,
     iso,
     load_cursor,
     mark_after,
@@ -51,6 +49,7 @@ from listener.collectors._bluesky_posts import (
     with_reach,
     xrpc_error,
 )
+from listener.collectors._quarantine import MalformedPage, kept
 from listener.config import Duration, HttpUrl, NonEmpty, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
@@ -216,7 +215,7 @@ class BlueskyCollector:
         for page_no in range(1, self._max_pages + 1):
             try:
                 page, spent = self._page(search.q, mark, page_cursor)
-            except Malformed as exc:
+            except MalformedPage as exc:
                 found.quarantined.append(
                     exc.quarantined(found.brand, f"{search.q!r} page {page_no}")
                 )
@@ -246,7 +245,7 @@ class BlueskyCollector:
         for page_no in range(1, self._max_pages + 1):
             try:
                 page, spent = self._feed_page(search.q, page_cursor)
-            except Malformed as exc:
+            except MalformedPage as exc:
                 found.quarantined.append(exc.quarantined(found.brand, f"feed page {page_no}"))
                 break
             except ListenerError:
@@ -283,7 +282,7 @@ class BlueskyCollector:
                         source="bluesky",
                         brand=found.brand,
                         reason=str(exc),
-                        payload=json.dumps(post, ensure_ascii=False, default=str)[:PAYLOAD_KEPT],
+                        payload=kept(json.dumps(post, ensure_ascii=False, default=str)),
                         location=f"{search.q!r} page {page_no} item {index}",
                     )
                 )
@@ -313,8 +312,9 @@ class BlueskyCollector:
         response = self._call("app.bsky.feed.searchPosts", params)
         page = response.content
         if not isinstance(page, dict) or not isinstance(page.get("posts"), list):
-            raise Malformed(
+            raise MalformedPage(
                 "Bluesky sent a searchPosts answer without a posts list",
+                source="bluesky",
                 payload=json.dumps(page, ensure_ascii=False, default=str)
                 if not isinstance(page, bytes)
                 else page.decode("utf-8", "replace"),
@@ -328,8 +328,9 @@ class BlueskyCollector:
         response = self._call("app.bsky.feed.getFeed", params)
         page = response.content
         if not isinstance(page, dict) or not isinstance(page.get("feed"), list):
-            raise Malformed(
+            raise MalformedPage(
                 "Bluesky sent a getFeed answer without a feed list",
+                source="bluesky",
                 payload=json.dumps(page, ensure_ascii=False, default=str)
                 if not isinstance(page, bytes)
                 else page.decode("utf-8", "replace"),
@@ -412,7 +413,9 @@ class BlueskyCollector:
                 raise AuthError(message) from exc
             raise SourceUnavailable(scrub(f"Bluesky refused the request: {exc}")) from exc
         except ValueError as exc:  # pydantic_core.from_json on a body that is not JSON
-            raise Malformed(f"Bluesky sent a page that is not JSON ({exc})", payload="") from exc
+            raise MalformedPage(
+                f"Bluesky sent a page that is not JSON ({exc})", source="bluesky", payload=""
+            ) from exc
         except (ex.AtProtocolError, httpx.HTTPError) as exc:
             raise SourceUnavailable(
                 scrub(f"Bluesky unavailable: {type(exc).__name__}: {exc}")

@@ -39,8 +39,6 @@ from typing import Any
 from pydantic import Field, SecretStr
 
 from listener.collectors._mastodon_statuses import (
-    PAYLOAD_KEPT,
-    Malformed,
     describe,
     dump,
     html_to_text,
@@ -48,6 +46,7 @@ from listener.collectors._mastodon_statuses import (
     status_key,
     status_mention,
 )
+from listener.collectors._quarantine import MalformedPage, kept
 from listener.config import Duration, HttpUrl, NonEmpty, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
@@ -190,7 +189,7 @@ class MastodonCollector:
         for page_no in range(1, self._max_pages + 1):
             try:
                 page = self._page(client, listing, mark, page, page_no)
-            except Malformed as exc:
+            except MalformedPage as exc:
                 found.quarantined.append(
                     exc.quarantined(found.brand, f"{listing.key} page {page_no}")
                 )
@@ -226,7 +225,7 @@ class MastodonCollector:
         for page_no in range(1, self._max_pages + 1):
             try:
                 statuses = self._search_page(client, listing.arg, max_id)
-            except Malformed as exc:
+            except MalformedPage as exc:
                 found.quarantined.append(
                     exc.quarantined(found.brand, f"{listing.key} page {page_no}")
                 )
@@ -267,7 +266,11 @@ class MastodonCollector:
         )
         statuses = answer.get("statuses") if isinstance(answer, dict) else None
         if not isinstance(statuses, list):
-            raise Malformed("Mastodon sent a search answer without statuses", payload=dump(answer))
+            raise MalformedPage(
+                "Mastodon sent a search answer without statuses",
+                source="mastodon",
+                payload=dump(answer),
+            )
         return statuses
 
     def _page(
@@ -299,7 +302,7 @@ class MastodonCollector:
                     source="mastodon",
                     brand=found.brand,
                     reason=str(exc),
-                    payload=dump(status)[:PAYLOAD_KEPT],
+                    payload=kept(dump(status)),
                     location=location,
                 )
             )
@@ -350,7 +353,9 @@ class MastodonCollector:
         except m.MastodonAPIError as exc:
             text = str(exc.args[0]) if exc.args else ""
             if text.startswith("Could not parse response as JSON"):
-                raise Malformed("Mastodon sent a page that is not JSON", payload=text) from exc
+                raise MalformedPage(
+                    "Mastodon sent a page that is not JSON", source="mastodon", payload=text
+                ) from exc
             status = exc.args[1] if len(exc.args) > 1 else None
             if status == 403:
                 raise AuthError(scrub(f"Mastodon refused: {describe(exc)}")) from exc

@@ -40,12 +40,12 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
+from listener.collectors._quarantine import MalformedPage
 from listener.collectors._reddit_parts import (
     Gap,
     Gathered,
     HttpFailure,
     Listing,
-    MalformedPage,
     RedditCursor,
     Transport,
     created_utc,
@@ -318,6 +318,7 @@ class RedditCollector:
         except prawcore.BadJSON as exc:
             raise MalformedPage(
                 f"Reddit sent a page that is not JSON for {path}",
+                source="reddit",
                 payload=exc.response.content.decode("utf-8", "replace"),
             ) from exc
         except prawcore.OAuthException as exc:
@@ -332,7 +333,9 @@ class RedditCollector:
         data = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(data, dict) or not isinstance(data.get("children"), list):
             raise MalformedPage(
-                f"Reddit sent a page that is not a Listing for {path}", payload=dump_json(listing)
+                f"Reddit sent a page that is not a Listing for {path}",
+                source="reddit",
+                payload=dump_json(listing),
             )
         after_name = data.get("after")
         return data["children"], after_name if isinstance(after_name, str) and after_name else None

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr
 
-from listener.collectors._tweets import MalformedPage, parse_page
+from listener.collectors._quarantine import MalformedPage
+from listener.collectors._tweets import parse_page
 from listener.config import Duration, HttpUrl, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, utcnow
 from listener.errors import AuthError, ListenerError, RateLimited, SourceUnavailable
@@ -215,6 +216,7 @@ class TwitterCollector:
         except requests.JSONDecodeError as exc:
             raise MalformedPage(
                 f"X API sent a malformed JSON page ({exc.msg} at char {exc.pos} of {len(exc.doc)})",
+                source="twitter",
                 payload=exc.doc,
             ) from exc
         except requests.RequestException as exc:
@@ -224,6 +226,7 @@ class TwitterCollector:
         if not isinstance(page, dict):
             raise MalformedPage(
                 f"X API sent a page that is not a JSON object but {type(page).__name__}",
+                source="twitter",
                 payload=json.dumps(page, ensure_ascii=False),
             )
         return page
