@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
 from listener.collectors.replay import ReplayCollector
-from listener.domain import BrandQuery
+from listener.domain import Batch, BrandQuery
 from listener.pipeline import CollectResult, collect_once
 from listener.store.outbox import SqlOutbox
 from listener.store.schema import quarantine
@@ -204,3 +206,60 @@ def test_a_line_the_store_cannot_hold_is_quarantined_and_the_rest_stored(
     assert len(store.unscored("m@1", 1000)) == 100  # and every stored row reads back
     again = run()  # the cursor moved on: nothing is read twice, nothing fails
     assert (again.fetched, again.added, again.quarantined) == (0, 0, 0)
+
+
+# (name, the stored cursor given the file's path, what the WARNING says is wrong)
+CORRUPT_CURSORS = [
+    ("not JSON", lambda _: '{"/data/in.jsonl": 2', "not valid JSON: Expecting ',' delimiter"),
+    ("not an object", lambda _: "[2]", "expected a JSON object of file: line count, got list"),
+    ("a count that is text", lambda p: json.dumps({p: "2"}), "no line count"),
+    ("a negative count", lambda p: json.dumps({p: -1}), "no line count"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "problem"), [c[1:] for c in CORRUPT_CURSORS], ids=[c[0] for c in CORRUPT_CURSORS]
+)
+def test_a_corrupt_cursor_is_logged_and_the_files_read_again_without_duplicates(
+    tmp_path: Path,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    cursor: Callable[[str], str],
+    problem: str,
+) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text(_line(1) + "\n" + _line(2) + "\n", encoding="utf-8")
+    collector = ReplayCollector(patterns=[str(path)])
+    store, outbox = SqlStore(engine), SqlOutbox(engine)
+
+    def run() -> CollectResult:
+        return collect_once(collector=collector, store=store, outbox=outbox, query=QUERY, now=T0)
+
+    assert run().added == 2
+    store.add_batch("replay", QUERY, Batch(cursor=cursor(str(path.resolve()))))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(_line(3) + "\n")
+    with caplog.at_level(logging.WARNING, logger="listener.collectors.replay"):
+        result = run()
+    assert (result.error, result.fetched, result.added) == (None, 3, 1)  # read again, stored once
+    stored = sorted(s.mention.external_id for s in store.iter_mentions(brand="Aurora Air"))
+    assert stored == ["1", "2", "3"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "replay/Aurora Air: ignoring unreadable cursor" in warnings[0]
+    assert problem in warnings[0], warnings[0]
+    again = run()  # the cursor is whole again: nothing is read twice
+    assert (again.fetched, again.added, again.error) == (0, 0, None)
+
+
+def test_the_readable_entries_of_a_damaged_cursor_are_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    done, damaged = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    done.write_text(_line(1) + "\n", encoding="utf-8")
+    damaged.write_text(_line(2) + "\n", encoding="utf-8")
+    cursor = json.dumps({str(done.resolve()): 1, str(damaged.resolve()): True})
+    with caplog.at_level(logging.WARNING, logger="listener.collectors.replay"):
+        batch = ReplayCollector(patterns=[str(tmp_path / "*.jsonl")]).collect(QUERY, cursor)
+    assert [m.external_id for m in batch.mentions] == ["2"]
+    assert f"no line count (a non-negative integer) for {str(damaged.resolve())!r}" in caplog.text

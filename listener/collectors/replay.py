@@ -10,16 +10,20 @@ Required: ``id`` (string or integer), ``text``, ``created_at`` (ISO 8601; no off
 ``source`` defaults to ``replay`` (set it to ``twitter``/``reddit`` when importing exports so
 they dedupe against live collection). A line with ``brand`` belongs to that brand; a line
 without one belongs to every brand whose query matches its text. The cursor records how many
-lines of each file were consumed, so appended lines are picked up by the next run. Malformed
-lines are quarantined with ``file:line`` and the reason; the rest of the file is stored. So are
-lines the store cannot hold (``listener.store.limits``): a field longer than its column, a number
-out of range, NaN, a NUL character, a time outside years 1-9999 in UTC, JSON nested too deep.
+lines of each file were consumed, so appended lines are picked up by the next run. A cursor that
+cannot be read (not JSON, not an object of file: line count) is logged once and its files are
+read again from their first line: nothing is skipped, and mentions already stored are no-ops
+(unique on (source, id)); a malformed line among them is quarantined again. Malformed lines are
+quarantined with ``file:line`` and the reason; the rest of the file is stored. So are lines the
+store cannot hold (``listener.store.limits``): a field longer than its column, a number out of
+range, NaN, a NUL character, a time outside years 1-9999 in UTC, JSON nested too deep.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -37,6 +41,8 @@ from listener.store.limits import MAX_DEPTH, MAX_TIME, MIN_TIME, unstorable
 
 if TYPE_CHECKING:
     from listener.query import Node
+
+log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 1_000_000
 FIELD_NAMES = {"external_id": "id", "raw": "the line"}
@@ -167,7 +173,7 @@ class ReplayCollector:
         return sorted(p.resolve() for p in found if p.is_file())
 
     def collect(self, query: BrandQuery, cursor: str | None) -> Batch:
-        consumed: dict[str, int] = json.loads(cursor) if cursor else {}
+        consumed = _read_cursor(cursor, brand=query.brand)
         mentions: list[Mention] = []
         quarantined: list[Quarantined] = []
         budget = self._max_lines
@@ -220,6 +226,42 @@ class ReplayCollector:
                     yield number, line.rstrip(b"\r\n"), line.endswith(b"\n")
         except OSError as exc:
             raise SourceUnavailable(f"cannot read replay file {path}: {exc.strerror}") from exc
+
+
+def _read_cursor(cursor: str | None, *, brand: str) -> dict[str, int]:
+    """The lines consumed per file. What cannot be read is dropped with one WARNING naming the
+    problem, and its files are read again from the start: re-reading stores no mention twice
+    (unique on (source, id)), whereas skipping to the end could lose unread lines."""
+    if not cursor:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except json.JSONDecodeError as exc:
+        _ignore(brand, f"not valid JSON: {exc.msg} at column {exc.colno}", "every file")
+        return {}
+    except (ValueError, RecursionError):  # a number past 4,300 digits, absurdly deep nesting
+        _ignore(brand, "not valid JSON: a number too long or nesting too deep", "every file")
+        return {}
+    if not isinstance(state, dict):
+        got = type(state).__name__
+        _ignore(brand, f"expected a JSON object of file: line count, got {got}", "every file")
+        return {}
+    kept = {k: v for k, v in state.items() if type(v) is int and v >= 0}  # bool is no count
+    bad = [repr(k[:100]) for k in state if k not in kept]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        problem = f"no line count (a non-negative integer) for {', '.join(bad[:3])}{more}"
+        _ignore(brand, problem, "those files")
+    return kept
+
+
+def _ignore(brand: str, problem: str, rereads: str) -> None:
+    log.warning(
+        "replay/%s: ignoring unreadable cursor (%s); reading %s again from the first line",
+        brand,
+        problem,
+        rereads,
+    )
 
 
 class ReplaySettings(Section):
