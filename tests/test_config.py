@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,34 @@ def test_example_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert configs
     for path in configs:
         load_settings(path)
+
+
+def _uncommented(text: str) -> str:
+    """``text`` with its commented-out TOML lines (``# key = value``, ``# [table]``) turned on;
+    prose comments stay comments."""
+    lines = []
+    for line in text.splitlines():
+        body = line.removeprefix("# ")
+        try:
+            tomllib.loads(body)
+        except tomllib.TOMLDecodeError:
+            body = line
+        lines.append(body)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name", ["example.toml", "production.toml"])
+def test_the_commented_examples_in_the_configs_are_valid(tmp_path: Path, name: str) -> None:
+    text = (Path(__file__).parent.parent / "config" / name).read_text(encoding="utf-8")
+    path = tmp_path / name
+    path.write_text(_uncommented(text), encoding="utf-8")
+    env = {"LISTENER_DASHBOARD_TOKEN": "x" * 24, "SLACK_BOT_TOKEN": "xoxb-placeholder"}
+    env |= {"TWITTER_BEARER_TOKEN": "t", "REDDIT_CLIENT_ID": "i", "REDDIT_CLIENT_SECRET": "s"}
+    settings = load_settings(path, env=env)
+    assert settings.reports.every == "weekly"
+    aurora = settings.brands[0]
+    assert aurora.competitors == ["Nordlys Mobile"]
+    assert (settings.report_for(aurora).every, settings.report_for(aurora).hour) == ("daily", 7)
 
 
 def _checked(tmp_path: Path, text: str) -> tuple[int, str]:
