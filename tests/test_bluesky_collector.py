@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
 
 from listener.collectors.bluesky import BlueskyBrandOptions, BlueskyCollector
 from listener.domain import BrandQuery, utcnow
 from listener.emulators.base import Fault
 from listener.emulators.bluesky import PROFILES_PATH, SEARCH_PATH, SESSION_PATH, BlueskyEmulator
 from listener.errors import AuthError, RateLimited, SourceUnavailable
+from tests.cursors import NOT_AN_OBJECT, assert_one_warning, collect_over, not_json
 from tests.fedi_posts import bsky_post
 
 PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -293,3 +295,39 @@ def test_a_session_near_its_end_is_refreshed_by_the_client() -> None:
         # atproto refreshes a token that ends within 15 minutes, with the refresh JWT
         assert emu.received("/xrpc/com.atproto.server.refreshSession")
         assert len(emu.received(SESSION_PATH)) == 1
+
+
+CORRUPT_CURSORS = [
+    not_json('{"searches": {}, "seen": ["at://'),
+    NOT_AN_OBJECT,
+    (
+        "fields of the wrong type",
+        '{"searches": [], "seen": "at://did:plc:x/app.bsky.feed.post/1"}',
+        "'searches' must be an object, got list; 'seen' must be a list, got str",
+    ),
+    (
+        "entries of the wrong type",
+        '{"searches": {"q:\\"Aurora Air\\"": {"since": 1700000000}}, "seen": [1]}',
+        "1 entry of 'searches' not an object of times (text); 1 entry of 'seen' not a URI",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "problem"), [c[1:] for c in CORRUPT_CURSORS], ids=[c[0] for c in CORRUPT_CURSORS]
+)
+def test_a_corrupt_cursor_is_logged_once_and_the_searches_read_afresh(
+    emu: BlueskyEmulator,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    cursor: str,
+    problem: str,
+) -> None:
+    published(emu, 5)
+    result, warnings = collect_over(
+        cursor, engine=engine, collector=collector(emu), query=AURORA, caplog=caplog
+    )
+    assert (result.error, result.fetched, result.added) == (None, 5, 5)
+    assert_one_warning(
+        warnings, source="bluesky", brand="Aurora Air", problem=problem, cursor=cursor
+    )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine
 
 from listener.collectors.mastodon import MastodonBrandOptions, MastodonCollector, html_to_text
 from listener.domain import BrandQuery, utcnow
@@ -20,6 +21,7 @@ from listener.emulators.mastodon import (
     MastodonEmulator,
 )
 from listener.errors import AuthError, RateLimited, SourceUnavailable
+from tests.cursors import NOT_AN_OBJECT, assert_one_warning, collect_over, not_json
 from tests.fedi_posts import masto_status
 
 TOKEN = "masto-token-0123456789"
@@ -269,3 +271,39 @@ def test_a_search_cut_short_fills_its_gap_before_moving_on(emu: MastodonEmulator
     assert ":" not in marks['search:"Aurora Air"']  # the gap is closed
     # only max_id bounds the search: the mark is checked by the collector
     assert not any(r.param("min_id") for r in emu.received(SEARCH_PATH))
+
+
+CORRUPT_CURSORS = [
+    not_json('{"marks": {"search:\\"Aurora Air\\"": "10'),
+    NOT_AN_OBJECT,
+    (
+        "fields of the wrong type",
+        '{"marks": ["109"], "seen": "109"}',
+        "'marks' must be an object, got list; 'seen' must be a list, got str",
+    ),
+    (
+        "entries of the wrong type",
+        '{"marks": {"search:\\"Aurora Air\\"": [109]}, "seen": [109]}',
+        "1 entry of 'marks' not a status id; 1 entry of 'seen' not a status id",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "problem"), [c[1:] for c in CORRUPT_CURSORS], ids=[c[0] for c in CORRUPT_CURSORS]
+)
+def test_a_corrupt_cursor_is_logged_once_and_the_listings_read_afresh(
+    emu: MastodonEmulator,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    cursor: str,
+    problem: str,
+) -> None:
+    published(emu, 5)
+    result, warnings = collect_over(
+        cursor, engine=engine, collector=collector(emu), query=brand(), caplog=caplog
+    )
+    assert (result.error, result.fetched, result.added) == (None, 5, 5)
+    assert_one_warning(
+        warnings, source="mastodon", brand="Aurora Air", problem=problem, cursor=cursor
+    )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from listener.collectors.reddit import RedditCollector
 from listener.domain import BrandQuery
@@ -18,6 +19,7 @@ from listener.emulators.corpus import read_jsonl, sample_path
 from listener.emulators.reddit import TOKEN_PATH, RedditEmulator
 from listener.errors import AuthError, RateLimited, SourceUnavailable
 from listener.query import matches, parse
+from tests.cursors import NOT_AN_OBJECT, assert_one_warning, collect_over, not_json
 
 SECRET = "reddit-client-secret-9876"
 NORDLYS = BrandQuery(
@@ -384,3 +386,39 @@ def test_a_cursor_mark_no_item_could_have_is_read_afresh(emulator: RedditEmulato
     cursor = json.dumps({"high_water": {"search": math.inf, "new": math.nan}, "seen": []})
     batch = collector(emulator).collect(SIMPLE, cursor)
     assert sorted(m.external_id for m in batch.mentions) == ["t1_cp1", "t3_p0", "t3_p1"]
+
+
+CORRUPT_CURSORS = [
+    not_json('{"high_water": {"search": 17'),
+    NOT_AN_OBJECT,
+    (
+        "fields of the wrong type",
+        '{"high_water": [1700000000], "seen": {"t3_p0": 1}}',
+        "'high_water' must be an object, got list; 'seen' must be a list, got dict",
+    ),
+    (
+        "entries of the wrong type",
+        '{"high_water": {"search": "soon"}, "seen": [7]}',
+        "1 entry of 'high_water' not a timestamp; 1 entry of 'seen' not a fullname",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "problem"), [c[1:] for c in CORRUPT_CURSORS], ids=[c[0] for c in CORRUPT_CURSORS]
+)
+def test_a_corrupt_cursor_is_logged_once_and_the_listings_read_afresh(
+    emulator: RedditEmulator,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    cursor: str,
+    problem: str,
+) -> None:
+    emulator.add(things(2, time.time() - 600))
+    result, warnings = collect_over(
+        cursor, engine=engine, collector=collector(emulator), query=SIMPLE, caplog=caplog
+    )
+    assert (result.error, result.fetched, result.added) == (None, 3, 3)
+    assert_one_warning(
+        warnings, source="reddit", brand="Nordlys Mobile", problem=problem, cursor=cursor
+    )

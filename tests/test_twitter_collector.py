@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine
 
 from listener.collectors.twitter import TwitterCollector
 from listener.domain import BrandQuery
@@ -18,6 +19,7 @@ from listener.emulators.corpus import format_x_time, read_jsonl, sample_path
 from listener.emulators.twitter import SEARCH_PATH, TwitterEmulator, snowflake
 from listener.errors import AuthError, RateLimited, SourceUnavailable
 from listener.query import matches, parse
+from tests.cursors import NOT_AN_OBJECT, assert_one_warning, collect_over, not_json
 
 TOKEN = "AAAA-secret-bearer-token-1234"
 AURORA = BrandQuery(
@@ -393,3 +395,37 @@ def test_null_where_a_list_or_object_belongs_is_taken_as_absent(emulator: Twitte
     batch = collector(emulator).collect(AURORA, None)
     assert sorted(m.external_id for m in batch.mentions) == sorted(t["id"] for t in tweets)
     assert not batch.quarantined and {m.author for m in batch.mentions} == {"100", "101"}
+
+
+CORRUPT_CURSORS = [
+    not_json('{"since_id": "1790'),
+    NOT_AN_OBJECT,
+    ("nested too deep", "[" * 100_000, "not valid JSON: a number too long or nesting too deep"),
+    (
+        "ids of the wrong type",
+        '{"since_id": ["1790"], "newest_id": true}',
+        "'since_id' must be a tweet id (up to 19 digits), got list; 'newest_id'",
+    ),
+    ("a plain id too long", "9" * 40, "'since_id' must be a tweet id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "problem"), [c[1:] for c in CORRUPT_CURSORS], ids=[c[0] for c in CORRUPT_CURSORS]
+)
+def test_a_corrupt_cursor_is_logged_once_and_the_newest_posts_read(
+    emulator: TwitterEmulator,
+    engine: Engine,
+    caplog: pytest.LogCaptureFixture,
+    cursor: str,
+    problem: str,
+) -> None:
+    emulator.add(make_tweets(5, NOW))
+    result, warnings = collect_over(
+        cursor, engine=engine, collector=collector(emulator), query=AURORA, caplog=caplog
+    )
+    assert (result.error, result.fetched, result.added) == (None, 5, 5)
+    assert "since_id" not in emulator.received(SEARCH_PATH)[0].query
+    assert_one_warning(
+        warnings, source="twitter", brand="Aurora Air", problem=problem, cursor=cursor
+    )

@@ -3,15 +3,12 @@ Bluesky collector's parts; see ``listener.collectors.bluesky``)."""
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from listener.collectors._cursor import PARTLY, CursorReader, entries, wrong
 from listener.domain import Mention
-
-log = logging.getLogger("listener.collectors.bluesky")
 
 
 def xrpc_error(exc: Any) -> str:
@@ -96,34 +93,37 @@ def mark_after(
     return gap
 
 
-def load_cursor(cursor: str | None) -> dict[str, Any]:
-    empty: dict[str, Any] = {"searches": {}, "seen": []}
-    if not cursor:
-        return empty
-    try:
-        state = json.loads(cursor)
-    except json.JSONDecodeError:
-        log.warning("bluesky: ignoring unreadable cursor %r", cursor[:100])
-        return empty
-    if not isinstance(state, dict):
-        return empty
-    searches = _as_dict(state.get("searches"))
-    seen = _as_list(state.get("seen"))
-    return {
-        "searches": {
-            str(k): {
-                n: str(v[n]) for n in ("since", "until", "newest") if isinstance(v.get(n), str)
-            }
-            for k, v in searches.items()
-            if isinstance(v, dict)
-        },
-        "seen": [s for s in seen if isinstance(s, str)],
+MARKS = ("since", "until", "newest")
+"""The times a search's mark holds, as ISO 8601 text."""
+
+
+def load_cursor(cursor: str | None, *, brand: str) -> dict[str, Any]:
+    """Per search its marks, and the URIs seen lately; what cannot be read is dropped with one
+    WARNING naming the problem (a search without marks is read as on a first poll)."""
+    reader = CursorReader(source="bluesky", brand=brand)
+    state = reader.load(cursor, reset="reading every search as on a first poll")
+    problems: list[str] = []
+    searches = state.get("searches", {})
+    if not isinstance(searches, dict):
+        problems.append(wrong("searches", "an object", searches))
+        searches = {}
+    marks = {
+        str(k): {n: v[n] for n in MARKS if isinstance(v.get(n), str)}
+        for k, v in searches.items()
+        if isinstance(v, dict)
     }
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    bad = sum(
+        not isinstance(v, dict) or any(not isinstance(v.get(n), str | None) for n in MARKS)
+        for v in searches.values()
+    )
+    if bad:
+        problems.append(entries("searches", bad, "an object of times (text)"))
+    seen = state.get("seen", [])
+    if not isinstance(seen, list):
+        problems.append(wrong("seen", "a list", seen))
+        seen = []
+    uris = [s for s in seen if isinstance(s, str)]
+    if len(uris) < len(seen):
+        problems.append(entries("seen", len(seen) - len(uris), "a URI"))
+    reader.ignore(problems, reset=PARTLY)
+    return {"searches": marks, "seen": uris}

@@ -4,14 +4,12 @@ collector's parts; see ``listener.collectors.mastodon``)."""
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from listener.collectors._cursor import PARTLY, CursorReader, entries, wrong
 from listener.domain import Mention
-
-log = logging.getLogger("listener.collectors.mastodon")
 
 
 def describe(exc: Any) -> str:
@@ -123,27 +121,29 @@ def status_key(value: str) -> tuple[int, str]:
     return (len(value), value)
 
 
-def load_cursor(cursor: str | None) -> tuple[dict[str, str], list[str]]:
-    if not cursor:
-        return {}, []
-    try:
-        state = json.loads(cursor)
-    except json.JSONDecodeError:
-        log.warning("mastodon: ignoring unreadable cursor %r", cursor[:100])
-        return {}, []
-    if not isinstance(state, dict):
-        return {}, []
-    marks = _as_dict(state.get("marks"))
-    seen = _as_list(state.get("seen"))
-    return (
-        {str(k): str(v) for k, v in marks.items() if isinstance(v, str | int)},
-        [s for s in seen if isinstance(s, str)],
-    )
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+def load_cursor(cursor: str | None, *, brand: str) -> tuple[dict[str, str], list[str]]:
+    """Per listing its mark (a status id), and the ids seen lately; what cannot be read is dropped
+    with one WARNING naming the problem (a listing without a mark is read as on a first poll)."""
+    reader = CursorReader(source="mastodon", brand=brand)
+    state = reader.load(cursor, reset="reading every listing as on a first poll")
+    problems: list[str] = []
+    marks = state.get("marks", {})
+    if not isinstance(marks, dict):
+        problems.append(wrong("marks", "an object", marks))
+        marks = {}
+    kept = {
+        str(k): str(v)
+        for k, v in marks.items()
+        if isinstance(v, str | int) and not isinstance(v, bool)
+    }
+    if len(kept) < len(marks):
+        problems.append(entries("marks", len(marks) - len(kept), "a status id"))
+    seen = state.get("seen", [])
+    if not isinstance(seen, list):
+        problems.append(wrong("seen", "a list", seen))
+        seen = []
+    ids = [s for s in seen if isinstance(s, str)]
+    if len(ids) < len(seen):
+        problems.append(entries("seen", len(seen) - len(ids), "a status id"))
+    reader.ignore(problems, reset=PARTLY)
+    return kept, ids

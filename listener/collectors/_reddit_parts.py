@@ -25,6 +25,7 @@ from typing import Any
 import prawcore.requestor
 import requests
 
+from listener.collectors._cursor import PARTLY, CursorReader, entries, wrong
 from listener.domain import Mention, Quarantined
 from listener.errors import PayloadError
 from listener.query import Node, matches
@@ -211,21 +212,32 @@ class RedditCursor:
     seen: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, text: str | None) -> RedditCursor:
-        if not text:
-            return cls()
-        try:
-            state = json.loads(text)
-            return cls(
-                high_water={
-                    str(k): float(v)
-                    for k, v in state.get("high_water", {}).items()
-                    if _timestamp(v) is not None  # a mark no item could have: read afresh
-                },
-                seen=[str(s) for s in state.get("seen", [])],
-            )
-        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
-            return cls()
+    def load(cls, text: str | None, *, brand: str) -> RedditCursor:
+        """The stored cursor; what cannot be read is dropped with one WARNING naming the problem
+        (a listing without a mark is read as on a first poll)."""
+        reader = CursorReader(source="reddit", brand=brand)
+        state = reader.load(text, reset="reading every listing as on a first poll")
+        problems: list[str] = []
+        marks = state.get("high_water", {})
+        if not isinstance(marks, dict):
+            problems.append(wrong("high_water", "an object", marks))
+            marks = {}
+        high_water = {
+            str(k): float(v)
+            for k, v in marks.items()
+            if _timestamp(v) is not None  # a mark no item could have: read afresh
+        }
+        if len(high_water) < len(marks):
+            problems.append(entries("high_water", len(marks) - len(high_water), "a timestamp"))
+        seen = state.get("seen", [])
+        if not isinstance(seen, list):
+            problems.append(wrong("seen", "a list", seen))
+            seen = []
+        names = [s for s in seen if isinstance(s, str)]
+        if len(names) < len(seen):
+            problems.append(entries("seen", len(seen) - len(names), "a fullname"))
+        reader.ignore(problems, reset=PARTLY)
+        return cls(high_water=high_water, seen=names)
 
     def dump(self, seen_max: int) -> str:
         return json.dumps(

@@ -174,7 +174,7 @@ class BlueskyCollector:
             _Search(f"f:{f}", f, with_languages(node, query.languages), feed=True)
             for f in (options.feeds if options else ())
         ]
-        state = load_cursor(cursor)
+        state = load_cursor(cursor, brand=query.brand)
         marks: dict[str, dict[str, str]] = state["searches"]
         found = _Found(brand=query.brand, seen=set(state["seen"]))
         for index, search in enumerate(searches):

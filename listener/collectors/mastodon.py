@@ -149,7 +149,7 @@ class MastodonCollector:
         ]
         if options.mentions:
             listings.append(_Listing("mentions", "mentions", "", None))
-        marks, seen = load_cursor(cursor)
+        marks, seen = load_cursor(cursor, brand=query.brand)
         found = _Found(brand=query.brand, seen=set(seen))
         client = self._client(token)
         for index, listing in enumerate(listings):

@@ -184,7 +184,7 @@ class RedditCollector:
                 Listing("new", f"/r/{subs}/new", {}, ast),
                 Listing("comments", f"/r/{subs}/comments", {}, ast),
             ]
-        state = RedditCursor.load(cursor)
+        state = RedditCursor.load(cursor, brand=query.brand)
         out = Gathered(brand=query.brand, seen=set(state.seen))
         for index, listing in enumerate(listings):
             try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import glob
 import json
-import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from listener.collectors._cursor import CursorReader
 from listener.config import Duration, NonEmpty, Section
 from listener.domain import Batch, BrandQuery, Mention, Quarantined, as_utc
 from listener.errors import PayloadError, SourceUnavailable
@@ -41,8 +41,6 @@ from listener.store.limits import MAX_DEPTH, MAX_TIME, MIN_TIME, unstorable
 
 if TYPE_CHECKING:
     from listener.query import Node
-
-log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 1_000_000
 FIELD_NAMES = {"external_id": "id", "raw": "the line"}
@@ -232,36 +230,19 @@ def _read_cursor(cursor: str | None, *, brand: str) -> dict[str, int]:
     """The lines consumed per file. What cannot be read is dropped with one WARNING naming the
     problem, and its files are read again from the start: re-reading stores no mention twice
     (unique on (source, id)), whereas skipping to the end could lose unread lines."""
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except json.JSONDecodeError as exc:
-        _ignore(brand, f"not valid JSON: {exc.msg} at column {exc.colno}", "every file")
-        return {}
-    except (ValueError, RecursionError):  # a number past 4,300 digits, absurdly deep nesting
-        _ignore(brand, "not valid JSON: a number too long or nesting too deep", "every file")
-        return {}
-    if not isinstance(state, dict):
-        got = type(state).__name__
-        _ignore(brand, f"expected a JSON object of file: line count, got {got}", "every file")
-        return {}
+    reader = CursorReader(source="replay", brand=brand)
+    state = reader.load(
+        cursor,
+        reset="reading every file again from the first line",
+        expected="a JSON object of file: line count",
+    )
     kept = {k: v for k, v in state.items() if type(v) is int and v >= 0}  # bool is no count
     bad = [repr(k[:100]) for k in state if k not in kept]
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         problem = f"no line count (a non-negative integer) for {', '.join(bad[:3])}{more}"
-        _ignore(brand, problem, "those files")
+        reader.ignore([problem], reset="reading those files again from the first line")
     return kept
-
-
-def _ignore(brand: str, problem: str, rereads: str) -> None:
-    log.warning(
-        "replay/%s: ignoring unreadable cursor (%s); reading %s again from the first line",
-        brand,
-        problem,
-        rereads,
-    )
 
 
 class ReplaySettings(Section):

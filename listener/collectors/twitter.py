@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr
 
+from listener.collectors._cursor import PARTLY, CursorReader, wrong
 from listener.collectors._quarantine import MalformedPage
 from listener.collectors._tweets import parse_page
 from listener.config import Duration, HttpUrl, Section
@@ -58,6 +59,9 @@ TWEET_FIELDS = [
 ]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 CURSOR_IDS = ("since_id", "until_id")
+SAVED_IDS = (*CURSOR_IDS, "newest_id")
+MAX_ID_DIGITS = 19
+"""X ids are 64-bit integers."""
 
 
 class TwitterCollector:
@@ -104,7 +108,7 @@ class TwitterCollector:
         x_query = to_twitter(
             parse(query.query, brand=query.brand), query.languages, brand=query.brand
         )
-        saved = state = _read_cursor(cursor)
+        saved = state = _read_cursor(cursor, brand=query.brand)
         while True:  # each round drops an id from the cursor: at most three rounds
             try:
                 batch = self._pages(query.brand, x_query, state)
@@ -331,17 +335,34 @@ def _into_window(state: Mapping[str, str], stale: frozenset[str]) -> dict[str, s
     return {k: v for k, v in state.items() if k not in stale}
 
 
-def _read_cursor(cursor: str | None) -> dict[str, str]:
-    if not cursor:
-        return {}
-    if cursor.isdigit():
-        return {"since_id": cursor}
-    try:
-        state = json.loads(cursor)
-    except json.JSONDecodeError:
-        log.warning("twitter: ignoring unreadable cursor %r", cursor[:100])
-        return {}
-    return {k: str(v) for k, v in state.items() if k in ("since_id", "until_id", "newest_id") and v}
+def _read_cursor(cursor: str | None, *, brand: str) -> dict[str, str]:
+    """The saved ids; what cannot be read is dropped with one WARNING naming the problem."""
+    reader = CursorReader(source="twitter", brand=brand)
+    if cursor and cursor.isascii() and cursor.isdigit():  # a plain since_id, as first stored
+        state: dict[str, Any] = {"since_id": cursor}
+    else:
+        state = reader.load(cursor, reset="reading the newest posts, as on a first poll")
+    kept: dict[str, str] = {}
+    problems: list[str] = []
+    for key in SAVED_IDS:
+        value = state.get(key)
+        if value is None or value == "":
+            continue
+        tweet_id = _tweet_id(value)
+        if tweet_id is None:
+            problems.append(wrong(key, f"a tweet id (up to {MAX_ID_DIGITS} digits)", value))
+        else:
+            kept[key] = tweet_id
+    reader.ignore(problems, reset=PARTLY)
+    return kept
+
+
+def _tweet_id(value: Any) -> str | None:
+    """``value`` (decimal digits, as text or a positive JSON number) as an id, or None."""
+    text = str(value) if type(value) is int else value  # bool is no id
+    if isinstance(text, str) and text.isascii() and text.isdigit():
+        return text if len(text) <= MAX_ID_DIGITS else None
+    return None
 
 
 def _after(state: Mapping[str, str], ids: list[int], *, complete: bool) -> str | None:
