@@ -77,14 +77,23 @@ def test_short_verdicts_and_first_person_anger_get_the_right_label(
     assert [s.label for s in out] == [label for _, label in SHORT_VERDICTS]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known in 2.1 (models/README.md, Limits): Polish praise in the predicative form "
-    "('obsługa jest cudowna!') reads as sarcasm; 2.0 read it positive",
-)
-def test_predicative_polish_praise_reads_positive(scorer: TransformerScorer) -> None:
-    out = scorer.score(["Uwielbiam tę kawiarnię, obsługa jest cudowna!"])
-    assert out[0].label == "positive"
+SINCERE_PRAISE_AND_SARCASM = [
+    ("Uwielbiam tę kawiarnię, obsługa jest cudowna!", "positive"),
+    ("The staff were amazing!", "positive"),
+    ("Can't fault them at all", "positive"),
+    ("Trochę drogo, ale jedzenie świetne, wrócimy!", "positive"),
+    ("Great, another delay. Thanks a lot @AuroraAir", "negative"),
+    ("lovely staff, but my bag is still lost after 5 days", "negative"),
+]
+
+
+def test_sincere_praise_with_an_exclamation_is_not_read_as_sarcasm(
+    scorer: TransformerScorer,
+) -> None:
+    """2.1 read predicative Polish praise ('obsługa jest cudowna!') as sarcasm (negative 0.93);
+    sarcasm proper pairs praise words with a bad fact."""
+    out = scorer.score([t for t, _ in SINCERE_PRAISE_AND_SARCASM])
+    assert [s.label for s in out] == [label for _, label in SINCERE_PRAISE_AND_SARCASM]
 
 
 def test_output_order_matches_input_and_probabilities_sum_to_one(

@@ -99,8 +99,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--focus",
-        default="",
-        help="a glob of models/data/train files whose mentions are always trained on, "
+        nargs="*",
+        default=[],
+        help="globs of models/data/train files whose mentions are always trained on, "
         "--focus-repeat times (the new data a stage is for; --long-sample never drops them)",
     )
     ap.add_argument("--focus-repeat", type=int, default=2)
@@ -150,11 +151,12 @@ def main() -> None:
     if args.max_english:
         english = english[: args.max_english]
     written = own_train()
-    focus = (
-        [e for path in sorted(DATA.glob(f"train/{args.focus}")) for e in read_jsonl(path)]
-        if args.focus
-        else []
-    )
+    focus = [
+        e
+        for pattern in args.focus
+        for path in sorted(DATA.glob(f"train/{pattern}"))
+        for e in read_jsonl(path)
+    ]
     focused = {e.text for e in focus}
     written = [e for e in written if e.text not in focused]
     if args.long_sample:
@@ -296,6 +298,8 @@ def write_artefact(
             "own_repeat": args.ml_repeat,
             "own_variants": args.variants,
             "long_sample": args.long_sample,
+            "focus": args.focus,
+            "focus_repeat": args.focus_repeat if args.focus else None,
             "teacher": args.teacher.name if args.teacher else None,
             "teacher_weight": args.teacher_weight if args.teacher else None,
             "label_smoothing": args.label_smoothing,
