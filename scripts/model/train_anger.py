@@ -119,7 +119,8 @@ def best_shift(
     predictions."""
     policy = BrandPolicy(brand="training")
     best = (-1.0, 0.0, (0.0, 0.0))
-    for shift in np.arange(-3.0, 3.01, 0.1):
+    for step in range(-30, 31):
+        shift = step / 10
         head = 1.0 / (1.0 + np.exp(-(logits + shift)))
         fired = (negative >= policy.negative_threshold) & (
             np.sqrt(head * negative) >= policy.anger_threshold
@@ -129,7 +130,7 @@ def best_shift(
         recall = hits / max(1.0, float(angry.sum()))
         b2 = beta * beta
         f = (1 + b2) * precision * recall / max(1e-9, b2 * precision + recall)
-        if abs(shift * 10 - round(shift * 10)) < 1e-6 and round(shift * 10) % 5 == 0:
+        if step % 5 == 0:  # the curve, every 0.5
             print(
                 f"  bias shift {shift:+.1f}: out-of-fold precision {precision:.3f}, "
                 f"recall {recall:.3f}"
