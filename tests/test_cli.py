@@ -291,6 +291,24 @@ def test_once_exits_1_when_no_source_could_be_read(
     assert "collect.skipped=1" in result.stdout and "collect.added=" in result.stdout
 
 
+# --- the demo: a newcomer's first run warns of nothing ---
+
+
+def test_the_demo_runs_two_cycles_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second cycle polls X with the since_id of the first: the sample's ids moved to now
+    with their tweets, so X takes it (no "older than 7 days" reset) and no job warns."""
+    caplog.set_level(logging.INFO)
+    lines: list[str] = []
+    assert run_demo(tmp_path / "demo", lines.append) == 0
+    assert any("an angry customer posts now; the next cycle" in line for line in lines)
+    polls = [r for r in caplog.records if r.getMessage().startswith("job collect:twitter:")]
+    assert len(polls) == 4, [r.getMessage() for r in polls]
+    warned = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == []
+
+
 # --- the demo's follow-up commands work from a new shell ---
 
 

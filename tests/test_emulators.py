@@ -6,13 +6,14 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import requests
 
 from listener.emulators.base import Fault
-from listener.emulators.corpus import read_jsonl, sample_path
+from listener.emulators.corpus import parse_x_time, read_jsonl, sample_path
 from listener.emulators.reddit import TOKEN_PATH, RedditEmulator
-from listener.emulators.twitter import SEARCH_PATH, TwitterEmulator
+from listener.emulators.twitter import SEARCH_PATH, TwitterEmulator, snowflake_time
 
 X_AUTH = {"Authorization": "Bearer t0ken"}
 
@@ -169,6 +170,36 @@ def test_sample_corpus_is_big_and_shifted_to_now() -> None:
         newest = max(t["created_at"] for t in emu.tweets)
         assert newest > time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 300))
         assert json.dumps(emu.tweets[0], ensure_ascii=False)
+
+
+def test_sample_ids_move_with_created_at_as_x_snowflakes_do() -> None:
+    """X ids encode their creation time and recent search refuses a since_id older than 7 days:
+    the sample moved to now gets ids of its new times, so the demo's second poll is accepted."""
+    seeded = list(read_jsonl(sample_path("twitter.jsonl")))
+    with TwitterEmulator.from_jsonl(sample_path("twitter.jsonl"), bearer_token="t0ken") as emu:
+        tweets = sorted(emu.tweets, key=lambda t: int(t["id"]))
+        for tweet in tweets:
+            created = parse_x_time(tweet["created_at"])
+            assert created <= snowflake_time(int(tweet["id"])) < created + timedelta(seconds=1)
+            assert tweet["edit_history_tweet_ids"] == [tweet["id"]]
+        assert [t["created_at"] for t in tweets] == sorted(t["created_at"] for t in tweets)
+        ids = {t["id"] for t in tweets}
+        assert len(ids) == len(seeded)
+        replies = [t for t in tweets if t.get("referenced_tweets")]
+        assert replies and all(
+            t["conversation_id"] in ids and t["referenced_tweets"][0]["id"] in ids for t in replies
+        )
+        assert [(t["text"], t["author"]) for t in tweets] == [
+            (t["text"], t["author"]) for t in sorted(seeded, key=lambda t: int(t["id"]))
+        ]
+        since_id = max(ids, key=int)
+        answer = requests.get(
+            emu.base_url + SEARCH_PATH,
+            params={"query": "#AuroraAir", "since_id": since_id},
+            headers=X_AUTH,
+            timeout=5,
+        )
+        assert answer.status_code == 200, answer.text
 
 
 def test_launcher_serves_the_sample() -> None:

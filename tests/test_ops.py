@@ -16,7 +16,6 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -69,23 +68,9 @@ def _value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
-def _fresh_ids(tweets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The sample tweets (moved to now) with ids of their new creation time, as X's grow with
-    time: a since_id cursor from them stays inside the 7-day search window."""
-    out = []
-    for seq, tweet in enumerate(tweets):
-        at = datetime.fromisoformat(str(tweet["created_at"]).replace("Z", "+00:00"))
-        new_id = str(((int(at.timestamp() * 1000) - 1288834974657) << 22) + seq % 4096)
-        out.append(
-            {**tweet, "id": new_id, "conversation_id": new_id, "edit_history_tweet_ids": [new_id]}
-        )
-    return out
-
-
 @pytest.fixture()
 def apis() -> Iterator[tuple[TwitterEmulator, SlackEmulator]]:
-    sample = TwitterEmulator.from_jsonl(sample_path("twitter.jsonl")).tweets
-    x = TwitterEmulator(_fresh_ids(sample), bearer_token=X_TOKEN)
+    x = TwitterEmulator.from_jsonl(sample_path("twitter.jsonl"), bearer_token=X_TOKEN)
     slack = SlackEmulator(token=SLACK_TOKEN)
     with x, slack:
         yield x, slack

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from listener.collectors.twitter import TwitterCollector
 from listener.domain import BrandQuery
 from listener.emulators.base import Fault
-from listener.emulators.corpus import format_x_time, read_jsonl, sample_path
+from listener.emulators.corpus import format_x_time, sample_path
 from listener.emulators.twitter import SEARCH_PATH, TwitterEmulator, snowflake
 from listener.errors import AuthError, RateLimited, SourceUnavailable
 from listener.query import matches, parse
@@ -222,7 +222,7 @@ def test_items_missing_fields_are_quarantined_and_the_rest_kept(emulator: Twitte
 
 
 def test_sample_corpus_round_trips_every_language_byte_for_byte(sample: TwitterEmulator) -> None:
-    seeded = {t["id"]: t for t in read_jsonl(sample_path("twitter.jsonl"))}
+    seeded = {t["id"]: t for t in sample.tweets}  # the file's tweets, their ids moved to now
     got = {}
     for query in (AURORA, NORDLYS):
         for mention in collector(sample).collect(query, None).mentions:

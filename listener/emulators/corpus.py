@@ -17,8 +17,11 @@ with ``acct`` and ``followers_count``, ``tags``, ``mentions``). Both are made fr
 scripts/corpus/fediverse_corpus.py.
 
 Timestamps are absolute. Recent search only covers 7 days, so the emulators shift every
-timestamp by one offset that makes the newest item ``now - 1 minute`` (``shift_to_now``);
-ids and the order of items are unchanged. Lines starting with ``//`` are comments.
+timestamp by one offset that makes the newest item ``now - 1 minute`` (``shift_to_now``); the
+order of items is unchanged. X ids are snowflakes that encode their tweet's creation time (and
+X refuses a ``since_id`` older than 7 days), so ``shift_tweets`` moves them, and the tweet ids
+they refer to, by the same offset: each still encodes its own ``created_at``. Lines starting
+with ``//`` are comments.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 _X_TIME = "%Y-%m-%dT%H:%M:%S.000Z"
+_SNOWFLAKE_SEQUENCE_BITS = 22
+"""An X id is its creation time in milliseconds shifted left by these bits, plus a sequence."""
 
 
 def sample_path(name: str) -> Path:
@@ -70,16 +75,39 @@ def format_x_time(value: datetime) -> str:
 
 
 def shift_tweets(tweets: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Copies of ``tweets`` with ``created_at`` moved so the newest is ``now - 1 minute``."""
+    """Copies of ``tweets`` with ``created_at`` moved by whole seconds so the newest is
+    ``now - 1 minute``, and their ids (``id``, ``conversation_id``, ``edit_history_tweet_ids``,
+    ``referenced_tweets``) moved by the same time: unique, in the same order, each encoding its
+    tweet's new ``created_at`` as X's do, so a since_id from them is inside the search window."""
     times = [parse_x_time(t["created_at"]) for t in tweets if isinstance(t.get("created_at"), str)]
     if not times:
         return [dict(t) for t in tweets]
-    delta = (now - timedelta(minutes=1)) - max(times)
+    # whole seconds: created_at has none below them, so it stays the floor of its id's time
+    delta = timedelta(seconds=((now - timedelta(minutes=1)) - max(times)) // timedelta(seconds=1))
+    offset = (delta // timedelta(milliseconds=1)) << _SNOWFLAKE_SEQUENCE_BITS
+
+    def moved(tweet_id: Any) -> Any:
+        if isinstance(tweet_id, str) and tweet_id.isascii() and tweet_id.isdigit():
+            return str(int(tweet_id) + offset)
+        return tweet_id
+
     shifted = []
     for tweet in tweets:
         copy = dict(tweet)
         if isinstance(copy.get("created_at"), str):
             copy["created_at"] = format_x_time(parse_x_time(copy["created_at"]) + delta)
+        for key in ("id", "conversation_id"):
+            if key in copy:
+                copy[key] = moved(copy[key])
+        if isinstance(copy.get("edit_history_tweet_ids"), list):
+            copy["edit_history_tweet_ids"] = [moved(i) for i in copy["edit_history_tweet_ids"]]
+        if isinstance(copy.get("referenced_tweets"), list):
+            copy["referenced_tweets"] = [
+                {**ref, "id": moved(ref.get("id"))}
+                if isinstance(ref, dict) and "id" in ref
+                else ref
+                for ref in copy["referenced_tweets"]
+            ]
         shifted.append(copy)
     return shifted
 
