@@ -14,9 +14,11 @@ Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
 
 AlertKind = Literal["mention", "spike", "digest", "report"]
-AlertStatus = Literal["pending", "sending", "sent", "failed", "digested"]
-"""Delivery state. 'sending': claimed by a dispatcher (lease in next_attempt_at). Handling (ack or
-the brand's reply) is recorded apart, in acked_at/acked_by, whatever the delivery state."""
+AlertStatus = Literal["pending", "sending", "sent", "failed", "digested", "withdrawn"]
+"""Delivery state. 'sending': claimed by a dispatcher (lease in next_attempt_at). 'withdrawn': an
+analyst's override or a label rule made the mention not negative before the alert went out; it is
+never sent (``details['withdrawn']`` says who relabelled it). Handling (ack or the brand's reply)
+is recorded apart, in acked_at/acked_by, whatever the delivery state."""
 
 
 def utcnow() -> datetime:

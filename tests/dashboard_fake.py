@@ -129,6 +129,17 @@ class MemoryData:
         for m in self.mention_list:
             if m.id == mention_id:
                 m.override, m.by = label, by
+                if label != "negative":  # its queued alert is withdrawn, as in the SQL store
+                    self.alert_list = [
+                        replace(
+                            a, status="withdrawn", details={"withdrawn": {"label": label, "by": by}}
+                        )
+                        if a.mention_id == mention_id
+                        and a.kind == "mention"
+                        and a.status == "pending"
+                        else a
+                        for a in self.alert_list
+                    ]
                 return
         raise ListenerError(f"no mention with id {mention_id}")
 

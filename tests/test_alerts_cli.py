@@ -133,3 +133,34 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([10.0], 90) == 10.0
     assert percentile([float(n) for n in range(1, 11)], 90) == 9.0
     assert percentile([1.0, 100.0], 90) == 100.0
+
+
+def test_an_override_withdraws_a_queued_alert_and_list_shows_it(config: Path, world: World) -> None:
+    queued, other = world.angry(1), world.angry(2)
+    result = CliRunner().invoke(
+        main,
+        ["--config", str(config), "override", str(queued.id), "--label", "neutral", "--by", "ana"],
+        env={"SLACK_TOKEN": TOKEN},
+    )
+    assert result.exit_code == 0, result.output
+    withdrawn = next(a for a in world.outbox.list() if a.mention_id == queued.id)
+    assert f"alert {withdrawn.id}: withdrawn, it will not be sent" in result.output
+    world.alerting.dispatch(world.t0)
+    assert world.posted() == 1
+    code, out = _cli(config, "list")
+    assert code == 0
+    line = next(row for row in out.splitlines() if row.split()[0] == str(withdrawn.id))
+    assert " withdrawn " in line and "[relabelled neutral by ana]" in line
+    code, out = _cli(config, "list", "--status", "withdrawn", "--format", "jsonl")
+    (record,) = [json.loads(row) for row in out.splitlines()]
+    assert (record["id"], record["status"]) == (withdrawn.id, "withdrawn")
+    assert record["withdrawn"]["label"] == "neutral" and record["withdrawn"]["by"] == "ana"
+    sent = next(a for a in world.outbox.list() if a.mention_id == other.id)
+    result = CliRunner().invoke(
+        main,
+        ["--config", str(config), "override", str(other.id), "--label", "positive"],
+        env={"SLACK_TOKEN": TOKEN},
+    )
+    assert f"alert {sent.id}: sent already, it stays in the alert log" in result.output
+    code, out = _cli(config, "stats", "--format", "json")
+    assert json.loads(out)["Aurora Air"]["by_status"] == {"sent": 1, "withdrawn": 1}

@@ -185,6 +185,29 @@ def test_override_with_the_token_changes_the_trend(base: str, data: MemoryData) 
     assert _mention_ids(html) == [2]
 
 
+def test_an_override_shows_the_queued_alert_withdrawn_in_the_alert_log(
+    base: str, data: MemoryData
+) -> None:
+    queued = AlertRow(
+        id=8,
+        kind="mention",
+        brand="Aurora Air",
+        status="pending",
+        reason="anger 0.30 on reach",
+        created_at=NOW - timedelta(hours=5),
+        mention_id=2,
+    )
+    data.alert_list.append(queued)
+    status, location, _ = _override(base, token=TOKEN, mention_id="2", label="neutral", by="Ana")
+    assert status == 303
+    html = request(f"{base}{location}").body
+    row = html.split('data-alert="8"', 1)[1].split("</tr>", 1)[0]
+    assert 'class="status status-withdrawn">withdrawn<' in row
+    assert "not sent: relabelled neutral by Ana" in row and ">open<" not in row
+    sent = html.split('data-alert="7"', 1)[1].split("</tr>", 1)[0]
+    assert 'status-sent">sent<' in sent
+
+
 def test_override_as_bearer_header_and_bad_requests(base: str, data: MemoryData) -> None:
     bearer = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     body = json.dumps({"mention_id": 2, "label": "neutral", "by": "bot"}).encode()

@@ -17,7 +17,7 @@ from listener.domain import Alert, AlertKind, AlertStatus, Mention, Sentiment, S
 from listener.errors import NotifyError
 from listener.ports import AlertMessage
 
-STATUSES = ["pending", "sending", "sent", "failed", "digested"]
+STATUSES = ["pending", "sending", "sent", "failed", "digested", "withdrawn"]
 ALERT_ID = click.IntRange(1, 2**63 - 1)
 """An alert id: a positive 64-bit integer (larger ones would fail in the database)."""
 
@@ -54,7 +54,16 @@ def alert_record(alert: Alert, mention: StoredMention | None) -> dict[str, Any]:
         "next_attempt_at": _iso(alert.next_attempt_at) if alert.status == "pending" else None,
         "last_error": alert.last_error,
         "digest_id": alert.digest_id,
+        "withdrawn": _withdrawn(alert),
     }
+
+
+def _withdrawn(alert: Alert) -> dict[str, Any] | None:
+    """Who relabelled the mention of a withdrawn alert, and to what (None otherwise)."""
+    note = alert.details.get("withdrawn")
+    if alert.status != "withdrawn" or not isinstance(note, dict):
+        return None
+    return {k: note.get(k) for k in ("label", "by", "at")}
 
 
 @click.group()
@@ -118,6 +127,9 @@ def list_alerts(
         what = f"{r['source']}:{r['external_id']} @{r['author']}" if r["source"] else r["reason"]
         if r["last_error"] and r["status"] in ("failed", "pending"):
             what += f"  [{r['last_error']}]"
+        if r["withdrawn"]:
+            w = r["withdrawn"]
+            what += f"  [relabelled {w.get('label')} by {w.get('by')}]"
         click.echo(
             f"{r['id']:>6} {r['kind']:<7} {r['status']:<9} {r['brand'][:16]:<16} "
             f"{r['created_at'][:16]:<16} {(r['acked_by'] or '-')[:12]:<12} {what[:90]}"

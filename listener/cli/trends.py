@@ -159,7 +159,8 @@ def report(state: CliState, brand: str, since: str, until: str | None, fmt: str)
 @click.pass_obj
 def override(state: CliState, mention_id: int, label: str, by: str | None) -> None:
     """Correct the label of stored mention MENTION_ID (wins over every model score, survives
-    re-scoring; trends, export and alerts follow)."""
+    re-scoring; trends, export and alerts follow: a label other than negative withdraws the
+    mention's alert if it has not gone out yet)."""
     import getpass
 
     app = state.app()
@@ -171,6 +172,10 @@ def override(state: CliState, mention_id: int, label: str, by: str | None) -> No
         row = app.labels.override(mention_id, cast(Label, label), by=who, at=utcnow())
     source = f"set by {row.overridden_by}" if row.overridden_by else "the model's"
     click.echo(f"mention {mention_id}: label {row.label} ({source}; model said {row.model_label})")
+    if row.alert_id is not None and row.alert_status == "withdrawn":
+        click.echo(f"alert {row.alert_id}: withdrawn, it will not be sent")
+    elif row.alert_id is not None and row.alert_status == "sent" and row.label != "negative":
+        click.echo(f"alert {row.alert_id}: sent already, it stays in the alert log")
 
 
 @click.group("rules")

@@ -98,6 +98,7 @@ class DashboardData(Protocol):
         ...
 
     def override(self, mention_id: int, label: Label, *, by: str) -> None:
-        """Set an analyst's label on a mention; every later read shows it (the trend too).
+        """Set an analyst's label on a mention; every later read shows it (the trend too). A
+        label other than negative withdraws the mention's alert while it is still queued.
         Raises ListenerError naming the id when there is no such mention."""
         ...

@@ -4,7 +4,8 @@ An override (``label_overrides`` row without a rule) always wins; a rule's label
 override row carrying its ``rule_id`` and is replaced by an analyst's. Rules are evaluated with
 the brand query language (``listener.query.matches``) on the text and language: on mentions as
 they are scored (``apply_rules_in``, inside ``add_scores``' transaction) and on stored ones on
-request (``SqlLabels.apply_rules``). Rollups follow in the same transaction.
+request (``SqlLabels.apply_rules``). Rollups follow in the same transaction, and so does the
+withdrawal of the queued alerts of mentions no longer negative (``listener.store.withdrawals``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from listener.query import Node, matches, parse
 from listener.store.dialect import insert_for
 from listener.store.rollups import CHUNK, Tracker, lock
 from listener.store.schema import label_overrides, label_rules, mention_brands, mentions
+from listener.store.withdrawals import withdraw_relabelled
 from listener.trends.query import MentionRow
 
 
@@ -163,6 +165,7 @@ class SqlLabels:
                 row,
             )
             tracker.finish()
+            withdraw_relabelled(conn, [mention_id], at=at)
         return self._row(mention_id)
 
     def clear_override(self, mention_id: int) -> MentionRow:
@@ -176,8 +179,10 @@ class SqlLabels:
                     label_overrides.c.rule_id.is_(None),
                 )
             )
-            apply_rules_in(conn, [mention_id], at=utcnow())
+            now = utcnow()
+            apply_rules_in(conn, [mention_id], at=now)
             tracker.finish()
+            withdraw_relabelled(conn, [mention_id], at=now)  # a rule's label may apply again
         return self._row(mention_id)
 
     def _exists(self, conn: Connection, mention_id: int) -> None:
@@ -240,8 +245,10 @@ class SqlLabels:
             tracker = Tracker(conn, mention_ids=ids)
             conn.execute(delete(label_overrides).where(label_overrides.c.rule_id == rule_id))
             conn.execute(delete(label_rules).where(label_rules.c.id == rule_id))
-            apply_rules_in(conn, ids, at=utcnow())  # another rule may match them
+            now = utcnow()
+            apply_rules_in(conn, ids, at=now)  # another rule may match them
             tracker.finish()
+            withdraw_relabelled(conn, ids, at=now)
         return len(ids)
 
     def apply_rules(
@@ -266,8 +273,10 @@ class SqlLabels:
                 if not ids:
                     return labelled
                 tracker = Tracker(conn, mention_ids=ids)
-                labelled += apply_rules_in(conn, ids, at=utcnow())
+                now = utcnow()
+                labelled += apply_rules_in(conn, ids, at=now)
                 tracker.finish()
+                withdraw_relabelled(conn, ids, at=now)
             last = ids[-1]
 
     def overrides_of(self, mention_ids: Sequence[int]) -> dict[int, tuple[Label, str]]:

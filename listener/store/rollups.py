@@ -6,17 +6,18 @@ label (an analyst's override, else a label rule's, else the latest model score) 
 count, anger and whether it is angry. A negative one also counts its terms in
 ``term_rollups`` per (brand, UTC day). A mention or spike alert counts in its brand's row of
 the hour it was raised (source and language of its mention; '' for a spike) and, once
-handled, its first-response time.
+handled, its first-response time; unless it was withdrawn before it went out.
 
 ``brand_hours`` sums trend_rollups over sources and languages (the unfiltered trends), and
 each ``mention_brands`` row repeats the mention's effective label, anger and language.
 
 Every write that changes any of that (new mentions or brand links, scores, overrides, rules,
-alerts, acks) runs ``Tracker``: it reads the contributions of the touched rows before and after
-the change, in the same transaction, and adds the difference. So the rollups always equal a
-recomputation from scratch (``rebuild``; a property test checks it). ``lock`` is taken first
-by those writers: they are serialised, so two of them never compute a difference from the same
-stale "before" (PostgreSQL row lock; SQLite's write lock taken at once).
+alerts, acks, withdrawals) runs ``Tracker``: it reads the contributions of the touched rows
+before and after the change, in the same transaction, and adds the difference. So the rollups
+always equal a recomputation from scratch (``rebuild``; a property test checks it). ``lock``
+is taken first by those writers: they are serialised, so two of them never compute a
+difference from the same stale "before" (PostgreSQL row lock; SQLite's write lock taken at
+once).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ ANGRY_AT = 0.5
 """A negative mention with at least this anger counts as angry."""
 COUNTED_ALERTS = ("mention", "spike")
 """Alert kinds counted as raised (a digest folds mention alerts counted already)."""
+UNCOUNTED_STATUS = "withdrawn"
+"""An alert withdrawn before it went out (its mention relabelled) does not count as raised."""
 MEASURES = (
     "volume",
     "negative",
@@ -251,7 +254,11 @@ def alert_contributions(conn: Connection, ids: Iterable[int]) -> Contributions:
                 mentions.c.created_at.label("posted_at"),
             )
             .select_from(alerts.outerjoin(mentions, mentions.c.id == alerts.c.mention_id))
-            .where(alerts.c.id.in_(chunk), alerts.c.kind.in_(COUNTED_ALERTS))
+            .where(
+                alerts.c.id.in_(chunk),
+                alerts.c.kind.in_(COUNTED_ALERTS),
+                alerts.c.status != UNCOUNTED_STATUS,
+            )
         )
         for row in rows:
             key = (row.brand, hour_of(row.created_at), row.source or "", row.lang or "")

@@ -34,6 +34,7 @@ from listener.store.queue import SqlScoreQueue
 from listener.store.rollups import Tracker, lock
 from listener.store.rows import to_stored
 from listener.store.schema import alerts, cursors, mentions, quarantine, score_queue, scores
+from listener.store.withdrawals import withdraw_relabelled
 
 
 def _to_score(row: Row[Any]) -> Score:
@@ -197,6 +198,7 @@ class SqlStore(SqlScoreQueue):
                 added += len(conn.execute(stmt.returning(scores.c.id), list(chunk)).all())
             apply_rules_in(conn, scored_ids, at=now)
             tracker.finish()
+            withdraw_relabelled(conn, scored_ids, at=now)  # a rule relabelled a re-scored one
             if new_alerts:
                 kept = _not_relabelled(conn, new_alerts)
                 alert_ids = insert_alert_ids(conn, kept, now=now) if kept else []

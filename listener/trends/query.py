@@ -300,7 +300,9 @@ class LabelWriter(Protocol):
 
     def override(self, mention_id: int, label: Label, *, by: str, at: datetime) -> MentionRow:
         """Set the mention's effective label (rollups updated in the same transaction) and
-        return it; raises ListenerError naming the id when no such mention is stored."""
+        return it; a label other than negative withdraws the mention's alert if it is still
+        queued (never one that went out). Raises ListenerError naming the id when no such
+        mention is stored."""
         ...
 
     def clear_override(self, mention_id: int) -> MentionRow:
