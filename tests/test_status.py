@@ -18,14 +18,18 @@ from sqlalchemy import Engine, create_engine, text, update
 from listener.app import App
 from listener.cli import main
 from listener.config import load_settings
-from listener.domain import NewAlert, utcnow
+from listener.domain import Batch, NewAlert, Score, utcnow
 from listener.emulators.base import Fault
 from listener.emulators.corpus import sample_path
 from listener.emulators.reddit import RedditEmulator
 from listener.emulators.twitter import TwitterEmulator
 from listener.store.db import connect, upgrade
 from listener.store.schema import cursors
+from listener.store.sql import SqlStore
+from listener.store.status import SqlStatus
 from tests.conftest import PG_ADMIN_URL
+from tests.factories import QUERY as FACTORY_QUERY
+from tests.factories import T0, mention, sentiment
 
 BRAND = "Aurora Air"
 QUERY = '("Aurora Air" OR @AuroraAir OR AuroraAir) -purifier -borealis'
@@ -105,12 +109,15 @@ def test_status_shows_cursor_last_success_backoff_and_last_error(
     assert report["outbox"]["pending"] == 1 and report["outbox"]["failed"] == 0
     assert 400 < report["outbox"]["oldest_pending_age_seconds"] < 900
     assert report["scoring"]["unscored"] == added  # nothing scored yet: every stored mention
+    assert report["scoring"]["queued"] == added and report["scoring"]["oldest_queued_at"]
+    assert report["scoring"]["oldest_queued_age_seconds"] >= 0
 
     table = CliRunner().invoke(main, ["--config", str(config), "status"])
     assert table.exit_code == 0, table.output
     assert "backing off" in table.stdout and "[1 in a row]" in table.stdout
     assert "outbox: 1 pending, 0 failed (oldest pending raised 7m" in table.stdout
     assert f"scoring backlog: {added} mentions" in table.stdout
+    assert f"; {added} queued for the score job (oldest queued " in table.stdout
     for secret in ("status-x-token", "status-secret"):
         assert secret not in table.output
 
@@ -210,4 +217,37 @@ def test_status_needs_no_model(tmp_path: Path, engine: Engine) -> None:
     )
     result = CliRunner().invoke(main, ["--config", str(config), "status"])
     assert result.exit_code == 0, result.output
-    assert "scoring backlog: 0 mentions not scored (nothing scored yet)" in result.stdout
+    assert (
+        "scoring backlog: 0 mentions not scored (nothing scored yet); 0 queued for the score job"
+        in result.stdout
+    )
+
+
+def test_backlog_counts_unscored_by_the_model_and_the_queue_apart(engine: Engine) -> None:
+    """The unscored (by the model) and the queued differ after a model change until the
+    history is queued or re-scored; both are counted without an anti-join."""
+    store, status = SqlStore(engine), SqlStatus(engine)
+    store.add_batch("replay", FACTORY_QUERY, Batch(mentions=[mention(n) for n in range(6)]))
+    ids = [q.id for q in store.queued(limit=10)]
+    fresh = status.backlog(None)
+    assert (fresh.model, fresh.unscored, fresh.queued) == (None, 6, 6)
+    assert fresh.oldest_queued_at is not None and fresh.oldest_queued_at.tzinfo is not None
+
+    def scored(model: str, of: list[int]) -> list[Score]:
+        return [Score(mention_id=i, model=model, sentiment=sentiment(), scored_at=T0) for i in of]
+
+    store.add_scores(scored("old@1", ids[:4]), done=ids[:4])
+    live = status.backlog(None)  # the model of the latest score
+    assert (live.model, live.unscored, live.queued) == ("old@1", 2, 2)
+
+    # a model upgrade, daemon stopped: every mention is unscored by it, two are queued
+    switched = status.backlog("new@2")
+    assert (switched.model, switched.unscored, switched.queued) == ("new@2", 6, 2)
+    store.add_scores(scored("new@2", ids[:3]))  # what `listener rescore` adds (interrupted)
+    assert (status.backlog("new@2").unscored, status.backlog("new@2").queued) == (3, 2)
+    assert store.requeue_unscored("new@2", now=T0) == 1  # the score job's start: the 4th
+    assert (status.backlog("new@2").unscored, status.backlog("new@2").queued) == (3, 3)
+    store.add_scores(scored("new@2", ids[3:]), done=ids)
+    done = status.backlog("new@2")
+    assert (done.unscored, done.queued, done.oldest_queued_at) == (0, 0, None)
+    assert status.backlog("old@1").unscored == 2  # the old model never scored the last two

@@ -89,7 +89,13 @@ def status_report(app: App, now: datetime) -> dict[str, Any]:
             "oldest_pending_at": _iso(outbox.oldest_pending_at),
             "oldest_pending_age_seconds": round(outbox.oldest_pending_age(now), 1),
         },
-        "scoring": {"model": backlog.model, "unscored": backlog.unscored},
+        "scoring": {
+            "model": backlog.model,
+            "unscored": backlog.unscored,
+            "queued": backlog.queued,
+            "oldest_queued_at": _iso(backlog.oldest_queued_at),
+            "oldest_queued_age_seconds": round(backlog.oldest_queued_age(now), 1),
+        },
     }
 
 
@@ -148,7 +154,10 @@ def render_table(report: dict[str, Any], now: datetime) -> list[str]:
     lines += ["", f"outbox: {o['pending']} pending, {o['failed']} failed ({oldest})"]
     s = report["scoring"]
     against = f"by {s['model']}" if s["model"] else "(nothing scored yet)"
-    lines.append(f"scoring backlog: {s['unscored']} mentions not scored {against}")
+    queued = f"{s['queued']} queued for the score job"
+    if s["oldest_queued_at"]:
+        queued += f" (oldest queued {_span(s['oldest_queued_age_seconds'])} ago)"
+    lines.append(f"scoring backlog: {s['unscored']} mentions not scored {against}; {queued}")
     return lines
 
 

@@ -45,8 +45,22 @@ class OutboxStatus:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Backlog:
-    """Stored mentions the configured model has not scored yet."""
+    """Stored mentions the configured model has not scored yet, and the scoring queue.
+
+    The two differ after a model change: every stored mention is unscored by the new model,
+    but only new mentions are queued until the score job's next start queues the history
+    (or ``listener rescore`` scores it); a partial rescore (``--since``, ``--brand``) leaves
+    the rest unscored and unqueued for good."""
 
     model: str | None
     """The model id counted against (None: no model known yet, so every stored mention)."""
     unscored: int
+    queued: int
+    """Mentions in ``score_queue``: what the score job works through next."""
+    oldest_queued_at: datetime | None
+
+    def oldest_queued_age(self, now: datetime) -> float:
+        """Seconds since the oldest queued mention was queued (0 when none)."""
+        if self.oldest_queued_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_queued_at).total_seconds())

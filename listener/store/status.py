@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, exists, func, select, update
+from sqlalchemy import Engine, func, select, update
 
 from listener.ops.report import Backlog, OutboxStatus, SourceStatus
+from listener.store.queue import SqlScoreQueue
 from listener.store.schema import alerts, cursors, mentions, scores
 
 _PENDING = ("pending", "sending")
@@ -79,16 +80,25 @@ class SqlStatus:
 
     def backlog(self, model: str | None) -> Backlog:
         """Mentions without a score by ``model``; None: the model of the latest score (what the
-        daemon used last), or every mention when nothing was scored yet."""
+        daemon used last), or every mention when nothing was scored yet. With the queue's depth.
+
+        No anti-join over the history: a score is unique per (mention, model) and goes with its
+        mention, so the unscored are the mentions less ``model``'s scores, two counts on
+        narrow indexes (the primary key, ``ix_scores_model_mention_id``)."""
         with self._engine.connect() as conn:
             if model is None:
                 model = conn.execute(
                     select(scores.c.model).order_by(scores.c.id.desc()).limit(1)
                 ).scalar_one_or_none()
-            stmt = select(func.count()).select_from(mentions)
+            stored = int(conn.execute(select(func.count(mentions.c.id))).scalar_one())
+            scored = 0
             if model is not None:
-                scored = exists().where(
-                    scores.c.mention_id == mentions.c.id, scores.c.model == model
-                )
-                stmt = stmt.where(~scored)
-            return Backlog(model=model, unscored=int(conn.execute(stmt).scalar_one()))
+                stmt = select(func.count(scores.c.mention_id)).where(scores.c.model == model)
+                scored = int(conn.execute(stmt).scalar_one())
+        queued, oldest = SqlScoreQueue(self._engine).depth()
+        return Backlog(
+            model=model,
+            unscored=max(0, stored - scored),
+            queued=queued,
+            oldest_queued_at=oldest,
+        )
