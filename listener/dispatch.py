@@ -9,14 +9,22 @@ digest per ``digest_interval``. Then the due rows, oldest first, one at a time:
 2. A claim ``in_doubt`` (an earlier attempt got no answer: a timeout, a crash after the post)
    first asks the notifier whether the alert is already there (``CheckingNotifier.delivered``):
    found -> marked sent without posting again ("recovered").
-3. ``send``: accepted -> ``mark_sent``. ``NotifyPermanent`` -> failed with the reason, the run
-   goes on. ``NotifyUncertain`` (the request went out, no answer) -> the row stays in doubt until
-   a lease from now, when step 2 checks it; the run goes on with the other alerts (two such
-   answers in a row: Slack is slow for everyone, the run ends). ``NotifyRetryable`` (not
-   delivered) -> pending again at ``now + Retry-After`` (which also pauses this dispatcher) or
-   an exponential backoff, and the run ends, since Slack is unwell for everyone.
+3. ``send``, to each notifier of the alert's route still owed it: accepted -> ``mark_sent``
+   once all have it. ``NotifyPermanent`` (channel_not_found, a 4xx webhook, an SMTP 5xx) ->
+   that notifier is never tried again for this alert (``not_delivered``, with its reason); the
+   others still get it, once. The run goes on. ``NotifyUncertain`` (the request went out, no
+   answer) -> the row stays in doubt until a lease from now, when step 2 checks it; the run
+   goes on with the other alerts (two such answers in a row: Slack is slow for everyone, the
+   run ends). ``NotifyRetryable`` (not delivered) -> pending again at ``now + Retry-After``
+   (which also pauses that notifier in this dispatcher) or an exponential backoff, for the
+   notifiers still owed it only; the run ends when every notifier is down.
 
-After ``give_up_after`` a row that still cannot be delivered is failed with the last error.
+After ``give_up_after`` the notifiers that still cannot get it are given up on.
+
+A settled alert is 'sent' when at least one notifier of its route delivered it, the others'
+reasons in ``last_error`` ("not delivered to crm: ... HTTP 404"; counted 'partial'), and
+'failed' when none did. ``details`` says which: ``delivered_to`` (names) and ``not_delivered``
+(name -> reason), kept for routes of several notifiers.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from typing import Any, Protocol
 
 from listener.domain import Alert, NewAlert, Sentiment, StoredMention
 from listener.errors import NotifyError, NotifyPermanent, NotifyRetryable, NotifyUncertain
+from listener.logs import scrub
 from listener.ports import (
     AlertMessage,
     CheckingNotifier,
@@ -44,10 +53,19 @@ from listener.rules import BrandPolicy
 
 log = logging.getLogger(__name__)
 
-COUNTS = ("sent", "retried", "unanswered", "recovered", "failed", "digested", "deferred")
-"""What ``Dispatcher.run`` counts: posted; not delivered, retried later; no answer (checked
-before any new post); found already posted after a lost answer; failed for good; folded into a
-digest; held for the next digest."""
+COUNTS = (
+    "sent",
+    "partial",
+    "retried",
+    "unanswered",
+    "recovered",
+    "failed",
+    "digested",
+    "deferred",
+)
+"""What ``Dispatcher.run`` counts: posted; posted to part of its route, the rest refused it for
+good; not delivered, retried later; no answer (checked before any new post); found already
+posted after a lost answer; failed for good; folded into a digest; held for the next digest."""
 UNANSWERED_IN_A_ROW = 2
 """Unanswered posts in a row that end a run (Slack is slow for everyone, not for one alert)."""
 
@@ -67,9 +85,10 @@ class Dispatcher:
     """Sends due alerts; one instance per process (it remembers Retry-After pauses).
 
     Each brand's alerts go to the notifiers its policy names (``notify``; none named: all of
-    them). With several, each one's success is recorded on the row (``mark_delivered``), so a
-    retry goes to the others only; a notifier that is down (retryable error, Retry-After) is
-    left out of the rest of the run while the others go on.
+    them). With several, each one's success or permanent refusal is recorded on the row
+    (``mark_delivered``, ``mark_not_delivered``), so a retry goes only to those still owed it; a
+    notifier that is down (retryable error, Retry-After) is left out of the rest of the run
+    while the others go on.
 
     ``lease`` bounds one attempt: longer than a post can take (twice the client timeout and
     some), it is also how long an unanswered post is left to settle before it is looked for.
@@ -145,6 +164,7 @@ class Dispatcher:
         unanswered = 0
         for alert in outgoing:
             done = {str(n) for n in alert.details.get("delivered_to", [])}
+            done |= {str(n) for n in alert.details.get("not_delivered", {})}
             remaining = [n for n in self.route(alert) if n not in done]
             if remaining and all(n in down for n in remaining):
                 continue  # its notifiers are down: left for a later run, no attempt counted
@@ -182,51 +202,92 @@ class Dispatcher:
         down: set[str],
     ) -> str:
         """Deliver one claimed alert to its remaining notifiers and record the outcome: 'ok',
-        'unanswered' or 'stop'."""
+        'unanswered' or 'stop'.
+
+        A notifier that refuses for good is noted on the row (``not_delivered``) and never tried
+        again for this alert; the others still get it, and those that failed for now are tried
+        again later. When no notifier is owed the alert any more it is settled (``_settle``)."""
         alert = message.alert
         several = len(self.route(alert)) > 1
+        got = [str(n) for n in alert.details.get("delivered_to", [])]
+        refused = {str(k): str(v) for k, v in dict(alert.details.get("not_delivered", {})).items()}
         recovered_all = bool(remaining)
-        permanent: list[str] = []
+        owed: dict[str, NotifyError] = {}  # not delivered yet, worth another try
         uncertain: tuple[str, NotifyError] | None = None
         retry: tuple[str, NotifyError, bool] | None = None
         for name in remaining:
             if name in down:
-                retry = retry or (name, NotifyRetryable(f"{name} is unavailable"), False)
+                owed[name] = NotifyRetryable(f"{name} is unavailable")
+                retry = retry or (name, owed[name], False)
                 continue
             options = self.policy(alert.brand).options.get(name)
             own = replace(message, options=options)
             outcome, exc = self._attempt(self._notifiers[name], own, claim.in_doubt)
-            prefix = f"{name}: " if several else ""
             if outcome in ("sent", "recovered"):
                 recovered_all = recovered_all and outcome == "recovered"
+                got.append(name)
                 if several:
                     self._outbox.mark_delivered(claim, name)
                 continue
             recovered_all = False
             assert exc is not None
             if outcome == "permanent":
-                permanent.append(f"{prefix}{exc}")
-            elif outcome == "uncertain":
+                refused[name] = _why(exc)
+                if several:
+                    self._outbox.mark_not_delivered(claim, name, error=refused[name])
+                log.warning("alert %s: %s refused it for good: %s", alert.id, name, exc)
+                continue
+            owed[name] = exc
+            if outcome == "uncertain":
                 uncertain = uncertain or (name, exc)
             else:
                 down.add(name)
                 retry = retry or (name, exc, outcome == "check")
-        if permanent:
-            self._outbox.mark_failed(claim, error="; ".join(permanent))
-            counts["failed"] += 1
-            log.warning("alert %s failed for good: %s", alert.id, "; ".join(permanent))
-            return "ok"
+        if owed and now - alert.created_at >= self.policy(alert.brand).give_up_after:
+            for name, exc in owed.items():
+                refused[name] = f"gave up after retrying: {_why(exc)}"
+                if several:
+                    self._outbox.mark_not_delivered(claim, name, error=refused[name])
+            self._settle(claim, alert, now, counts, got=got, refused=refused, several=several)
+            return "stop" if uncertain is not None or down >= set(self._notifiers) else "ok"
         if uncertain is not None:
-            gave_up = self._later(
-                claim, alert, now, uncertain[1], counts, in_doubt=True, name=uncertain[0]
-            )
-            return "stop" if gave_up else "unanswered"
+            self._later(claim, alert, now, uncertain[1], counts, in_doubt=True, name=uncertain[0])
+            return "unanswered"
         if retry is not None:
             self._later(claim, alert, now, retry[1], counts, in_doubt=retry[2], name=retry[0])
             return "stop" if down >= set(self._notifiers) else "ok"
-        self._outbox.mark_sent(claim, now)
-        counts["recovered" if recovered_all else "sent"] += 1
+        if not refused:
+            self._outbox.mark_sent(claim, now)
+            counts["recovered" if recovered_all else "sent"] += 1
+            return "ok"
+        self._settle(claim, alert, now, counts, got=got, refused=refused, several=several)
         return "ok"
+
+    def _settle(
+        self,
+        claim: Claim,
+        alert: Alert,
+        now: datetime,
+        counts: Counter[str],
+        *,
+        got: list[str],
+        refused: Mapping[str, str],
+        several: bool,
+    ) -> None:
+        """Close an alert that part (or all) of its route will never get: 'sent' when at least
+        one notifier delivered it, with the others' reasons in ``last_error`` (counted
+        'partial'); 'failed' when none did."""
+        why = "; ".join(
+            f"{name}: {reason}" if several else reason for name, reason in refused.items()
+        )
+        if got:
+            self._outbox.mark_sent(claim, now, error=f"not delivered to {why}")
+            counts["partial"] += 1
+            log.warning("alert %s delivered to %s only; not to %s", alert.id, ", ".join(got), why)
+            return
+        self._outbox.mark_failed(claim, error=why)
+        counts["failed"] += 1
+        log.warning("alert %s failed for good: %s", alert.id, why)
 
     def _attempt(
         self, notifier: Notifier, message: AlertMessage, in_doubt: bool
@@ -285,14 +346,9 @@ class Dispatcher:
         *,
         in_doubt: bool,
         name: str,
-    ) -> bool:
-        """Schedule the next try of an alert that was not (or maybe not) delivered; True when
-        it was given up instead."""
+    ) -> None:
+        """Schedule the next try of an alert that was not (or maybe not) delivered."""
         policy = self.policy(alert.brand)
-        if now - alert.created_at >= policy.give_up_after:
-            self._outbox.mark_failed(claim, error=f"gave up after retrying: {exc}")
-            counts["failed"] += 1
-            return True
         retry_after = exc.retry_after if isinstance(exc, NotifyRetryable) else None
         if retry_after is not None:
             delay = timedelta(seconds=retry_after)
@@ -307,7 +363,6 @@ class Dispatcher:
             self._outbox.mark_retry(claim, next_attempt_at=now + delay, error=str(exc))
             counts["retried"] += 1
         log.info("alert %s: %s; next try in %ss", alert.id, exc, delay.total_seconds())
-        return False
 
     def _examples(self, alert: Alert) -> list[StoredMention]:
         if alert.kind not in ("digest", "spike"):
@@ -386,6 +441,12 @@ def recorded_sentiment(alert: Alert) -> Sentiment | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _why(exc: NotifyError) -> str:
+    """What a notifier said, for the row: notifiers keep secrets out of their errors; any
+    registered secret that slipped in anyway is masked."""
+    return scrub(str(exc))
 
 
 def _words(delta: timedelta) -> str:

@@ -320,15 +320,22 @@ class DeliveryOutbox(Protocol):
         earlier attempt (lease over: a crash, or ``mark_uncertain``) is claimed ``in_doubt``."""
         ...
 
-    def mark_sent(self, claim: Claim, at: datetime) -> bool:
+    def mark_sent(self, claim: Claim, at: datetime, *, error: str | None = None) -> bool:
         """Record delivery; the alert is never sent again. Like every ``mark_*``, applies only
-        while ``claim`` is the row's latest attempt; returns whether it did."""
+        while ``claim`` is the row's latest attempt; returns whether it did. ``error``: why part
+        of its route did not get it (a partly delivered alert), kept as ``last_error``."""
         ...
 
     def mark_delivered(self, claim: Claim, notifier: str) -> bool:
         """One notifier of several delivered the alert: add ``notifier`` to
         ``details['delivered_to']`` (while ``claim`` is the latest attempt), so later attempts
         go to the others only."""
+        ...
+
+    def mark_not_delivered(self, claim: Claim, notifier: str, *, error: str) -> bool:
+        """One notifier of several refused the alert for good (or was given up on): set
+        ``details['not_delivered'][notifier]`` to ``error`` (while ``claim`` is the latest
+        attempt), so later attempts skip it while the others still get the alert."""
         ...
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:

@@ -43,6 +43,7 @@ def test_angry_mention_is_posted_once_with_the_blocks_to_act_on(world: World) ->
     stored = world.angry(1, reach=25_000, text="Lost my bag AGAIN, worst airline ever")
     assert world.alerting.dispatch(world.t0) == {
         "sent": 1,
+        "partial": 0,
         "retried": 0,
         "unanswered": 0,
         "recovered": 0,

@@ -106,11 +106,11 @@ class CrashingOutbox(SqlOutbox):
         super().__init__(engine)
         self.error: BaseException | None = error
 
-    def mark_sent(self, claim: Claim, at: Any) -> bool:
+    def mark_sent(self, claim: Claim, at: Any, *, error: str | None = None) -> bool:
         if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-        return super().mark_sent(claim, at)
+            crash, self.error = self.error, None
+            raise crash
+        return super().mark_sent(claim, at, error=error)
 
 
 def test_a_crash_after_the_post_does_not_post_it_again_after_restart(

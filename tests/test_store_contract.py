@@ -213,9 +213,13 @@ def test_a_lost_lease_is_claimed_in_doubt_and_the_old_claim_is_stale(ports: Port
     fourth = outbox.claim(alert_id, now=now + 5 * LEASE, lease=LEASE)
     assert fourth is not None and not fourth.in_doubt
     assert outbox.mark_delivered(fourth, "slack") and outbox.mark_delivered(fourth, "slack")
+    assert outbox.mark_not_delivered(fourth, "crm", error="HTTP 404")
+    assert outbox.mark_not_delivered(fourth, "mail", error="554")
+    assert not outbox.mark_not_delivered(third, "mail", error="late"), "a stale claim: no-op"
     assert outbox.mark_failed(fourth, error="gone")
     [row] = outbox.list()
     assert row.status == "failed" and row.attempts == 3 and row.details["delivered_to"] == ["slack"]
+    assert row.details["not_delivered"] == {"crm": "HTTP 404", "mail": "554"}
 
 
 def test_a_storm_folds_into_one_digest(ports: Ports) -> None:

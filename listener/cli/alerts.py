@@ -55,6 +55,8 @@ def alert_record(alert: Alert, mention: StoredMention | None) -> dict[str, Any]:
         "last_error": alert.last_error,
         "digest_id": alert.digest_id,
         "withdrawn": _withdrawn(alert),
+        "delivered_to": list(alert.details.get("delivered_to", [])) or None,
+        "not_delivered": dict(alert.details.get("not_delivered", {})) or None,
     }
 
 
@@ -125,8 +127,8 @@ def list_alerts(
     )
     for r in records:
         what = f"{r['source']}:{r['external_id']} @{r['author']}" if r["source"] else r["reason"]
-        if r["last_error"] and r["status"] in ("failed", "pending"):
-            what += f"  [{r['last_error']}]"
+        if r["last_error"] and (r["status"] in ("failed", "pending") or r["not_delivered"]):
+            what += f"  [{r['last_error']}]"  # a partly sent alert: which notifiers refused
         if r["withdrawn"]:
             w = r["withdrawn"]
             what += f"  [relabelled {w.get('label')} by {w.get('by')}]"

@@ -41,6 +41,8 @@ TIMESTAMP_HEADER = "X-Listener-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 RETRYABLE = frozenset({408, 425, 429})
 USER_AGENT = "listener-webhook/1"
+DELIVERY_STATE = frozenset({"delivered_to", "not_delivered"})
+"""The outbox's own notes in an alert's details, not part of what the alert says."""
 
 
 class WebhookSettings(Section):
@@ -81,7 +83,7 @@ def payload(message: AlertMessage) -> dict[str, Any]:
         "brand": alert.brand,
         "reason": alert.reason,
         "created_at": alert.created_at.isoformat(),
-        "details": {k: v for k, v in alert.details.items() if k != "delivered_to"},
+        "details": {k: v for k, v in alert.details.items() if k not in DELIVERY_STATE},
         "mention": _mention(message.mention) if message.mention else None,
         "sentiment": None,
         "examples": [_mention(m) for m in message.examples],

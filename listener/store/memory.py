@@ -308,9 +308,9 @@ class MemoryOutbox:
             self.db.alerts[claim.alert_id] = replace(row, **values)
             return True
 
-    def mark_sent(self, claim: Claim, at: datetime) -> bool:
+    def mark_sent(self, claim: Claim, at: datetime, *, error: str | None = None) -> bool:
         return self._transition(
-            claim, status="sent", sent_at=at, next_attempt_at=None, last_error=None
+            claim, status="sent", sent_at=at, next_attempt_at=None, last_error=error
         )
 
     def mark_delivered(self, claim: Claim, notifier: str) -> bool:
@@ -323,6 +323,14 @@ class MemoryOutbox:
             if notifier in done:
                 details["delivered_to"] = done
             return self._transition(claim, details=details)
+
+    def mark_not_delivered(self, claim: Claim, notifier: str, *, error: str) -> bool:
+        with self.db.lock:
+            row = self.db.alerts.get(claim.alert_id)
+            if row is None:
+                return False
+            refused = {**dict(row.details.get("not_delivered") or {}), notifier: error}
+            return self._transition(claim, details={**row.details, "not_delivered": refused})
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
         return self._transition(

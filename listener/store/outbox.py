@@ -11,7 +11,9 @@ idempotent and two dispatchers never both own a row:
   attempt's id: a later claim of the row always ends later, and every ``mark_*`` applies only
   while the row still carries its claim's lease end, so a dispatcher that lost its row (its lease
   ran out) cannot overwrite what the next attempt recorded.
-* ``mark_sent`` commits right after Slack accepts; a ``sent`` row is never due again.
+* ``mark_sent`` commits right after Slack accepts; a ``sent`` row is never due again. With several
+  notifiers each one's outcome is noted on the row as it comes (``mark_delivered``,
+  ``mark_not_delivered``), so a retry goes only to those still owed the alert.
 * An attempt whose outcome is unknown stays ``sending``: the client timed out after the request
   went out (``mark_uncertain``), or the process died (SIGKILL, a full disk) between the post and
   ``mark_sent``. When its lease is over the row is due again and its next claim is ``in_doubt``:
@@ -137,29 +139,32 @@ class SqlOutbox:
             return None
         return Claim(alert_id=alert_id, until=until, in_doubt=seen.status == "sending")
 
-    def mark_sent(self, claim: Claim, at: datetime) -> bool:
-        """Record delivery; the alert is never sent again."""
+    def mark_sent(self, claim: Claim, at: datetime, *, error: str | None = None) -> bool:
+        """Record delivery; the alert is never sent again (``error``: why part of its route
+        did not get it)."""
         return self._transition(
-            claim, status="sent", sent_at=at, next_attempt_at=None, last_error=None
+            claim, status="sent", sent_at=at, next_attempt_at=None, last_error=error
         )
 
     def mark_delivered(self, claim: Claim, notifier: str) -> bool:
         """One notifier of the alert's route delivered it: recorded in ``details``
         (``delivered_to``), so a retry goes to the other notifiers only."""
-        guard = (
-            alerts.c.id == claim.alert_id,
-            alerts.c.status == "sending",
-            alerts.c.next_attempt_at == claim.until,
-        )
-        with self._engine.begin() as conn:
-            row = conn.execute(select(alerts.c.details).where(*guard).with_for_update()).first()
-            if row is None:
-                return False
-            details = dict(row.details or {})
+
+        def add(details: dict[str, Any]) -> None:
             done = [str(n) for n in details.get("delivered_to", [])]
             if notifier not in done:
                 details["delivered_to"] = [*done, notifier]
-            return conn.execute(update(alerts).where(*guard).values(details=details)).rowcount == 1
+
+        return self._note(claim, add)
+
+    def mark_not_delivered(self, claim: Claim, notifier: str, *, error: str) -> bool:
+        """One notifier of the route refused the alert for good (or was given up on): recorded
+        in ``details`` (``not_delivered``: notifier -> why), so a retry skips it."""
+
+        def add(details: dict[str, Any]) -> None:
+            details["not_delivered"] = {**dict(details.get("not_delivered") or {}), notifier: error}
+
+        return self._note(claim, add)
 
     def mark_retry(self, claim: Claim, *, next_attempt_at: datetime, error: str) -> bool:
         """Not delivered: attempts += 1; pending again, try at ``next_attempt_at``."""
@@ -360,6 +365,21 @@ class SqlOutbox:
             pending_due(now),
             and_(alerts.c.status == "sending", alerts.c.next_attempt_at <= now),
         )
+
+    def _note(self, claim: Claim, change: Callable[[dict[str, Any]], None]) -> bool:
+        """Apply ``change`` to the row's details while ``claim`` is its latest attempt."""
+        guard = (
+            alerts.c.id == claim.alert_id,
+            alerts.c.status == "sending",
+            alerts.c.next_attempt_at == claim.until,
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(select(alerts.c.details).where(*guard).with_for_update()).first()
+            if row is None:
+                return False
+            details = dict(row.details or {})
+            change(details)
+            return conn.execute(update(alerts).where(*guard).values(details=details)).rowcount == 1
 
     def _transition(self, claim: Claim, **values: Any) -> bool:
         stmt = (
