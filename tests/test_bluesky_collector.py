@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -175,6 +175,32 @@ def test_a_bad_post_is_quarantined_with_its_reason_and_the_rest_kept(emu: Bluesk
     assert len(batch.mentions) == 4
     assert [q.reason for q in batch.quarantined] == [
         f"post {broken['uri']} has no readable record.createdAt"
+    ]
+
+
+def test_a_far_future_post_is_quarantined_and_never_moves_the_mark(emu: BlueskyEmulator) -> None:
+    published(emu, 3)
+    future = datetime(2100, 1, 1, tzinfo=UTC)
+    bogus = bsky_post(77, future, "Aurora Air from the future", indexed=future)
+    emu.add([bogus])
+    bluesky, query = collector(emu), BrandQuery(brand="Aurora Air", query='"Aurora Air"')
+    first = bluesky.collect(query, None)
+    assert sorted(m.text for m in first.mentions) == [
+        f"Flight {i} with Aurora Air" for i in range(3)
+    ]
+    [quarantined] = first.quarantined
+    assert quarantined.reason == (
+        f"post {bogus['uri']} is dated in the future (record.createdAt"
+        " '2100-01-01T00:00:00.000Z', indexedAt '2100-01-01T00:00:00.000Z';"
+        " more than 300 s ahead of this host's clock)"
+    )
+    assert all(
+        v < "2099" for m in json.loads(first.cursor or "")["searches"].values() for v in m.values()
+    )
+    published(emu, 2, start=100, text="Aurora Air lost my bag {i}")
+    later = bluesky.collect(query, first.cursor)
+    assert sorted(m.text for m in later.mentions) == [
+        f"Aurora Air lost my bag {i}" for i in (100, 101)
     ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from listener.collectors._reddit_parts import FUTURE_SKEW
 from listener.collectors.reddit import RedditCollector
 from listener.domain import BrandQuery
 from listener.emulators.base import Fault
@@ -19,6 +20,7 @@ from listener.emulators.corpus import read_jsonl, sample_path
 from listener.emulators.reddit import TOKEN_PATH, RedditEmulator
 from listener.errors import AuthError, RateLimited, SourceUnavailable
 from listener.query import matches, parse
+from listener.store.sql import SqlStore
 from tests.cursors import NOT_AN_OBJECT, assert_one_warning, collect_over, not_json
 
 SECRET = "reddit-client-secret-9876"
@@ -421,4 +423,50 @@ def test_a_corrupt_cursor_is_logged_once_and_the_listings_read_afresh(
     assert (result.error, result.fetched, result.added) == (None, 3, 3)
     assert_one_warning(
         warnings, source="reddit", brand="Nordlys Mobile", problem=problem, cursor=cursor
+    )
+
+
+@pytest.mark.parametrize("created", [4102444800.0, 253402300799.0])  # 2100; 9999-12-31
+def test_a_far_future_item_is_quarantined_and_never_moves_the_mark(
+    emulator: RedditEmulator, engine: Engine, created: float
+) -> None:
+    future = things(1, created, prefix="f")[0]
+    emulator.add([*things(2, time.time() - 600), future])
+    store, source = SqlStore(engine), collector(emulator)
+    first = source.collect(SIMPLE, None)
+    store.add_batch("reddit", SIMPLE, first)
+    assert sorted(m.external_id for m in first.mentions) == ["t1_cp1", "t3_p0", "t3_p1"]
+    [quarantined] = first.quarantined
+    assert quarantined.reason.startswith(f"t3_f0 has a created_utc in the future (got {created!r}")
+    assert f"more than {FUTURE_SKEW:.0f} s ahead of this host's clock" in quarantined.reason
+    assert json.loads(quarantined.payload)["data"]["name"] == "t3_f0"
+    marks = json.loads(first.cursor or "")["high_water"]
+    assert marks and all(mark < time.time() for mark in marks.values())
+    emulator.add(things(2, time.time(), prefix="n"))
+    later = source.collect(SIMPLE, store.source_state("reddit", SIMPLE.brand).cursor)
+    store.add_batch("reddit", SIMPLE, later)
+    assert sorted(m.external_id for m in later.mentions) == ["t1_cn1", "t3_n0", "t3_n1"]
+    assert later.quarantined == []  # seen once: not quarantined again on every poll
+    for name in ("t1_cp1", "t3_p0", "t3_p1", "t1_cn1", "t3_n0", "t3_n1"):
+        assert store.find_mention("reddit", name) is not None, name
+    assert store.find_mention("reddit", "t3_f0") is None
+    assert store.counts()["quarantined"] == 1
+
+
+def test_a_cursor_mark_in_the_future_is_dropped_with_a_warning(
+    emulator: RedditEmulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mark a far-future item left before such items were quarantined: read afresh."""
+    emulator.add(things(2, time.time() - 600))
+    cursor = json.dumps({"high_water": {"search": 4102444800.0}, "seen": []})
+    result, warnings = collect_over(
+        cursor, engine=engine, collector=collector(emulator), query=SIMPLE, caplog=caplog
+    )
+    assert (result.error, result.fetched, result.added) == (None, 3, 3)
+    assert_one_warning(
+        warnings,
+        source="reddit",
+        brand="Nordlys Mobile",
+        problem=f"1 entry of 'high_water' more than {FUTURE_SKEW:.0f} s in the future",
+        cursor=cursor,
     )

@@ -10,14 +10,21 @@ from typing import Any
 from listener.collectors._cursor import PARTLY, CursorReader, entries, wrong
 from listener.domain import Mention
 
+FUTURE_SKEW = timedelta(minutes=5)
+"""How far a post's sortAt may be ahead of this host's clock (clock skew); a post further in the
+future is quarantined, as it would move its search's mark past every real post."""
+
 
 def xrpc_error(exc: Any) -> str:
     content = getattr(getattr(exc, "response", None), "content", None)
     return str(getattr(content, "error", "") or "")
 
 
-def post_mention(post: Any, brand: str) -> tuple[Mention, datetime]:
-    """A Mention from one PostView and its sortAt; ValueError naming what is wrong."""
+def post_mention(
+    post: Any, brand: str, *, latest: datetime | None = None
+) -> tuple[Mention, datetime]:
+    """A Mention from one PostView and its sortAt; ValueError naming what is wrong (a sortAt
+    after ``latest``, now plus FUTURE_SKEW, included)."""
     if not isinstance(post, dict):
         raise ValueError(f"post is not a JSON object: {type(post).__name__}")
     uri, record, author = post.get("uri"), post.get("record"), post.get("author")
@@ -33,6 +40,14 @@ def post_mention(post: Any, brand: str) -> tuple[Mention, datetime]:
     indexed = parse_time(post.get("indexedAt"))
     if created is None:
         raise ValueError(f"post {uri} has no readable record.createdAt")
+    at = min(created, indexed) if indexed else created
+    if latest is not None and at > latest:
+        created_text, indexed_text = str(record["createdAt"]), str(post.get("indexedAt"))
+        raise ValueError(
+            f"post {uri} is dated in the future (record.createdAt {created_text[:40]!r},"
+            f" indexedAt {indexed_text[:40]!r};"
+            f" more than {FUTURE_SKEW.total_seconds():.0f} s ahead of this host's clock)"
+        )
     langs = record.get("langs")
     lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
     reply = record.get("reply")
@@ -52,7 +67,7 @@ def post_mention(post: Any, brand: str) -> tuple[Mention, datetime]:
         in_reply_to=in_reply_to if isinstance(in_reply_to, str) else None,
         raw=post,
     )
-    return mention, min(created, indexed) if indexed else created
+    return mention, at
 
 
 def with_reach(mention: Mention, reach: int) -> Mention:

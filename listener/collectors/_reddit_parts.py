@@ -33,6 +33,10 @@ from listener.query import Node, matches
 FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,16}")
 """A submission's or comment's fullname: its kind and its base-36 id."""
 RATE_HEADERS = ("x-ratelimit-used", "x-ratelimit-remaining", "x-ratelimit-reset")
+FUTURE_SKEW = 300.0
+"""Seconds a ``created_utc`` may be ahead of this host's clock (clock skew); an item further
+in the future is quarantined, and a cursor mark further ahead is dropped: either would hide
+every real item older than it."""
 
 
 class HttpFailure(Exception):
@@ -110,9 +114,10 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def thing_mention(thing: Any, brand: str) -> Mention:
+def thing_mention(thing: Any, brand: str, *, latest: float | None = None) -> Mention:
     """A Mention from one Reddit ``t3`` (submission) or ``t1`` (comment); raises PayloadError
-    naming the field that is missing or of the wrong type (a null optional one is absent)."""
+    naming the field that is missing or of the wrong type (a null optional one is absent), or a
+    ``created_utc`` after ``latest`` (epoch seconds: now plus FUTURE_SKEW)."""
     if not isinstance(thing, dict) or not isinstance(thing.get("data"), dict):
         raise PayloadError("listing child is not a {kind, data} object")
     kind, data = thing.get("kind"), thing["data"]
@@ -124,6 +129,12 @@ def thing_mention(thing: Any, brand: str) -> Mention:
     created_at = _timestamp(data.get("created_utc"))
     if created_at is None:
         raise PayloadError(f"{name} has no valid created_utc{_got(data.get('created_utc'))}")
+    if latest is not None and data["created_utc"] > latest:
+        raise PayloadError(
+            f"{name} has a created_utc in the future{_got(data['created_utc'])[:-1]},"
+            f" {_utc(data['created_utc'])}; more than {FUTURE_SKEW:.0f} s ahead of this host's"
+            f" clock)"
+        )
     permalink = data.get("permalink")
     if not isinstance(permalink, str):
         raise PayloadError(f"{name} has no permalink")
@@ -212,9 +223,10 @@ class RedditCursor:
     seen: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, text: str | None, *, brand: str) -> RedditCursor:
+    def load(cls, text: str | None, *, brand: str, latest: float | None = None) -> RedditCursor:
         """The stored cursor; what cannot be read is dropped with one WARNING naming the problem
-        (a listing without a mark is read as on a first poll)."""
+        (a listing without a mark is read as on a first poll). A mark after ``latest`` (left by
+        a far-future item before such items were quarantined) is dropped the same way."""
         reader = CursorReader(source="reddit", brand=brand)
         state = reader.load(text, reset="reading every listing as on a first poll")
         problems: list[str] = []
@@ -229,6 +241,13 @@ class RedditCursor:
         }
         if len(high_water) < len(marks):
             problems.append(entries("high_water", len(marks) - len(high_water), "a timestamp"))
+        ahead = [k for k, v in high_water.items() if latest is not None and v > latest]
+        if ahead:
+            problems.append(
+                f"{len(ahead)} {'entry' if len(ahead) == 1 else 'entries'} of 'high_water'"
+                f" more than {FUTURE_SKEW:.0f} s in the future"
+            )
+            high_water = {k: v for k, v in high_water.items() if k not in ahead}
         seen = state.get("seen", [])
         if not isinstance(seen, list):
             problems.append(wrong("seen", "a list", seen))
@@ -291,13 +310,15 @@ class Gathered:
 
     brand: str
     seen: set[str]
+    latest: float | None = None
+    """The latest ``created_utc`` taken (now plus FUTURE_SKEW); None: no bound."""
     mentions: list[Mention] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 
     def take(self, thing: Any, location: str) -> None:
         try:
-            self.mentions.append(thing_mention(thing, self.brand))
+            self.mentions.append(thing_mention(thing, self.brand, latest=self.latest))
         except PayloadError as exc:
             self.quarantined.append(
                 Quarantined(
@@ -310,12 +331,13 @@ class Gathered:
             )
 
 
-def created_utc(data: Any) -> float | None:
+def created_utc(data: Any, latest: float | None = None) -> float | None:
     """A thing's ``created_utc``, or None when it has none that ``thing_mention`` takes (so a
-    quarantined item's bogus time never moves a listing's high-water mark)."""
+    quarantined item's bogus or far-future time never moves a listing's high-water mark)."""
     if not isinstance(data, dict) or _timestamp(data.get("created_utc")) is None:
         return None
-    return float(data["created_utc"])
+    created = float(data["created_utc"])
+    return None if latest is not None and created > latest else created
 
 
 def _timestamp(value: Any) -> datetime | None:

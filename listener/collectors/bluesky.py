@@ -24,7 +24,8 @@ Errors (raised when a poll's first request fails; later failures keep what was r
 
 A page that is not JSON or not a searchPosts answer is quarantined (its search keeps its place
 and is asked again next poll, no backoff); a post without uri, text, author or a readable
-createdAt is quarantined with the reason; the rest goes on.
+createdAt, or whose sortAt is more than ``FUTURE_SKEW`` ahead of this host's clock (it would
+move its search's mark past every real post), is quarantined with the reason; the rest goes on.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 
 from listener.collectors._bluesky_posts import (
+    FUTURE_SKEW,
     iso,
     load_cursor,
     mark_after,
@@ -273,9 +275,10 @@ class BlueskyCollector:
     ) -> Iterator[datetime]:
         """Parse posts into ``found`` (those at or after ``floor``); yields the sortAt of every
         readable post."""
+        latest = utcnow() + FUTURE_SKEW
         for index, post in enumerate(posts):
             try:
-                mention, at = post_mention(post, found.brand)
+                mention, at = post_mention(post, found.brand, latest=latest)
             except ValueError as exc:
                 found.quarantined.append(
                     Quarantined(

@@ -25,7 +25,9 @@ generators) uses that instead.
 
 Errors: 429 (or a spent x-ratelimit budget) -> RateLimited; 401/403 -> AuthError (a new token
 is fetched next time); 5xx, timeouts -> SourceUnavailable. A malformed page is a bad payload,
-not an outage: it is quarantined and its listing keeps its mark (read again next poll). When a
+not an outage: it is quarantined and its listing keeps its mark (read again next poll). An item
+dated more than ``FUTURE_SKEW`` ahead of this host's clock is quarantined and moves no mark (it
+would hide every later item older than it); a stored mark that far ahead is dropped. When a
 later page or listing fails, what was read is returned and the failed listing keeps its mark.
 """
 
@@ -42,6 +44,7 @@ from pydantic import Field, SecretStr
 
 from listener.collectors._quarantine import MalformedPage
 from listener.collectors._reddit_parts import (
+    FUTURE_SKEW,
     Gap,
     Gathered,
     HttpFailure,
@@ -184,8 +187,9 @@ class RedditCollector:
                 Listing("new", f"/r/{subs}/new", {}, ast),
                 Listing("comments", f"/r/{subs}/comments", {}, ast),
             ]
-        state = RedditCursor.load(cursor, brand=query.brand)
-        out = Gathered(brand=query.brand, seen=set(state.seen))
+        latest = utcnow().timestamp() + FUTURE_SKEW
+        state = RedditCursor.load(cursor, brand=query.brand, latest=latest)
+        out = Gathered(brand=query.brand, seen=set(state.seen), latest=latest)
         for index, listing in enumerate(listings):
             try:
                 newest = self._read(listing, state, out)
@@ -277,7 +281,7 @@ class RedditCollector:
             for position, thing in enumerate(children):
                 read += 1
                 data = thing.get("data") if isinstance(thing, dict) else None
-                created = created_utc(data)
+                created = created_utc(data, out.latest)
                 if created is not None:
                     oldest_on_page = created
                     if floor is not None and created < floor:
