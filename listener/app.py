@@ -246,7 +246,8 @@ class App:
             query=self.query(brand, kind),
             now=now,
         )
-        called = result.error is not None or result.skipped_until is None  # not a backoff skip
+        # neither a backoff skip nor a rate limit (a pause the source asked for, not a failure)
+        called = result.error is not None or result.skipped_until is None
         if called:
             self.status.record_outcome(result.source, result.brand, at=now, error=result.error)
         self.metrics.on_collect(

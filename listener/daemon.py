@@ -113,7 +113,8 @@ def run_job(job: Job) -> Any:
 class OnceTotals(Counter[str]):
     """What a run-once did: ``stage.count`` totals (``failed_jobs``: jobs that raised;
     ``collect.errors``: sources that answered with an error; ``collect.skipped``: sources still
-    backing off after an earlier failure), and each of those as ``job id: what happened``."""
+    backing off after an earlier failure, or paused by a rate limit), and each of those as
+    ``job id: what happened``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -142,7 +143,8 @@ def run_once(app: App) -> OnceTotals:
             totals.failures.append(f"{job.id}: {error}")
         elif skipped is not None:
             totals[f"{job.stage}.skipped"] += 1
-            totals.failures.append(f"{job.id}: backing off until {skipped:%Y-%m-%d %H:%M:%S} UTC")
+            why = "rate limited" if getattr(result, "rate_limited", False) else "backing off"
+            totals.failures.append(f"{job.id}: {why} until {skipped:%Y-%m-%d %H:%M:%S} UTC")
         elif job.stage == "collect":
             totals.collected += 1
         totals.collect_jobs += job.stage == "collect"

@@ -21,6 +21,7 @@ from listener.rules import normalize_handle
 from listener.stages.score import MentionRule, ScoreResult, ScoreStage
 
 __all__ = [
+    "RATE_LIMIT_MARGIN",
     "CollectResult",
     "MentionRule",
     "ScoreResult",
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
+RATE_LIMIT_MARGIN = timedelta(seconds=5)
+"""Waited past a rate limit's reset: clocks differ, and a call at the reset may still be refused."""
 
 
 @runtime_checkable
@@ -56,6 +59,8 @@ class CollectResult:
     replies: int = 0
     skipped_until: datetime | None = None
     error: str | None = None
+    rate_limited: bool = False
+    """The source refused with a rate limit: paused until ``skipped_until``, not an error."""
 
     @property
     def produced(self) -> int:
@@ -115,7 +120,9 @@ def collect_once(
     """Collect one (source, brand) and store the batch with its cursor in one transaction.
 
     A source in backoff is skipped until its retry time; source errors are recorded (not raised)
-    so the scheduler goes on with the other sources.
+    so the scheduler goes on with the other sources. An outage (SourceUnavailable) backs off
+    exponentially on the consecutive outages; a rate limit pauses the source until its reset
+    (plus ``RATE_LIMIT_MARGIN``) and is no failure: the outage count stays as it was.
     """
     source, brand = collector.source, query.brand
     state = store.source_state(source, brand)
@@ -124,9 +131,10 @@ def collect_once(
     try:
         batch = collector.collect(query, state.cursor)
     except RateLimited as exc:
-        store.record_failure(source, brand, retry_at=exc.retry_at, error=f"rate limited: {exc}")
-        log.warning("%s/%s rate limited until %s", source, brand, exc.retry_at.isoformat())
-        return CollectResult(source=source, brand=brand, skipped_until=exc.retry_at, error=str(exc))
+        until = max(exc.retry_at, now) + RATE_LIMIT_MARGIN
+        store.record_rate_limit(source, brand, until=until, detail=str(exc))
+        log.warning("%s/%s rate limited until %s", source, brand, until.isoformat())
+        return CollectResult(source=source, brand=brand, skipped_until=until, rate_limited=True)
     except AuthError as exc:
         error = f"auth: {exc}"
         if state.last_error != error:  # logged once per distinct failure, not every run

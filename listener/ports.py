@@ -109,14 +109,27 @@ class CheckingNotifier(Notifier, Protocol):
         ...
 
 
+RATE_LIMITED = "rate limited: "
+"""How ``CollectStore.record_rate_limit`` starts the error it keeps: a ``retry_at`` under an error
+that starts so is a rate limit's reset, not an outage's backoff (no column of its own needed)."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SourceState:
-    """Where a (source, brand) collector stands: its cursor and its failure backoff."""
+    """Where a (source, brand) collector stands: its cursor and its failure backoff.
+
+    ``failures`` counts consecutive outages only; ``retry_at`` is the end of their backoff or of
+    a rate limit (``rate_limited``)."""
 
     cursor: str | None = None
     failures: int = 0
     retry_at: datetime | None = None
     last_error: str | None = None
+
+    @property
+    def rate_limited(self) -> bool:
+        """True when the last call was refused by a rate limit (``retry_at`` is its reset)."""
+        return self.last_error is not None and self.last_error.startswith(RATE_LIMITED)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -173,6 +186,12 @@ class CollectStore(Protocol):
 
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
         """Note a failed collection: failures += 1, next attempt not before ``retry_at``."""
+        ...
+
+    def record_rate_limit(self, source: str, brand: str, *, until: datetime, detail: str) -> None:
+        """Note a collection refused by a rate limit: next attempt not before ``until``, the
+        current error ``RATE_LIMITED + detail``; ``failures`` (the outage count) is unchanged.
+        A later batch clears it like a failure."""
         ...
 
 

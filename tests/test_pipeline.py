@@ -10,7 +10,13 @@ from sqlalchemy import Engine
 
 from listener.domain import Batch, BrandQuery, NewAlert, Sentiment, StoredMention
 from listener.errors import AuthError, RateLimited, SourceError, SourceUnavailable
-from listener.pipeline import ScoreResult, backoff, collect_once, score_pending
+from listener.pipeline import (
+    RATE_LIMIT_MARGIN,
+    ScoreResult,
+    backoff,
+    collect_once,
+    score_pending,
+)
 from listener.store.outbox import SqlOutbox
 from listener.store.sql import SqlStore
 from tests.factories import QUERY, T0, mention, sentiment
@@ -68,10 +74,13 @@ def test_rate_limit_skips_the_source_until_reset(engine: Engine) -> None:
     collector = ScriptedCollector(
         RateLimited("429", retry_at=reset), Batch(mentions=[mention(1)], cursor="1")
     )
-    assert _collect(collector, store).skipped_until == reset  # type: ignore[attr-defined]
-    assert _collect(collector, store, T0 + timedelta(minutes=5)).skipped_until == reset  # type: ignore[attr-defined]
-    assert len(collector.cursors) == 1  # the skipped run did not call the API
-    assert _collect(collector, store, reset).added == 1  # type: ignore[attr-defined]
+    until = reset + RATE_LIMIT_MARGIN
+    assert _collect(collector, store).skipped_until == until  # type: ignore[attr-defined]
+    assert _collect(collector, store, T0 + timedelta(minutes=5)).skipped_until == until  # type: ignore[attr-defined]
+    assert _collect(collector, store, reset).skipped_until == until  # type: ignore[attr-defined]
+    assert len(collector.cursors) == 1  # the skipped runs did not call the API
+    assert store.source_state("fake", "Aurora Air").failures == 0  # a pause, not a failure
+    assert _collect(collector, store, until).added == 1  # type: ignore[attr-defined]
 
 
 def test_unavailable_backs_off_exponentially_and_recovers(engine: Engine) -> None:

@@ -103,6 +103,22 @@ def test_failures_back_off_and_a_stored_batch_clears_them(ports: Ports) -> None:
     assert state.failures == 0 and state.retry_at is None and state.cursor == "c"
 
 
+def test_a_rate_limit_pauses_without_counting_as_a_failure(ports: Ports) -> None:
+    store = ports.store
+    store.record_rate_limit("replay", "Aurora Air", until=T0, detail="429")  # a new row
+    state = store.source_state("replay", "Aurora Air")
+    assert state.failures == 0 and state.retry_at == T0 and state.rate_limited
+    assert state.last_error == "rate limited: 429"
+    store.record_failure("replay", "Aurora Air", retry_at=T0, error="down")
+    later = T0 + timedelta(minutes=15)
+    store.record_rate_limit("replay", "Aurora Air", until=later, detail="429")
+    state = store.source_state("replay", "Aurora Air")
+    assert state.failures == 1 and state.retry_at == later and state.rate_limited
+    store.add_batch("replay", QUERY, Batch(mentions=[mention(1)], cursor="c"))
+    state = store.source_state("replay", "Aurora Air")
+    assert state.failures == 0 and state.retry_at is None and not state.rate_limited
+
+
 def test_mentions_are_read_by_id_identity_brand_and_time(ports: Ports) -> None:
     ids = _stored(ports, 1, 2, 3)
     store = ports.store

@@ -20,6 +20,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _state(s: SourceStatus, now: datetime) -> str:
+    if s.rate_limited_until(now) is not None:
+        return "rate limited"
     if s.backing_off(now):
         return "backing off"
     if s.failures:
@@ -65,6 +67,7 @@ def source_record(s: SourceStatus, now: datetime) -> dict[str, Any]:
         "last_success_at": _iso(s.last_success_at),
         "failures": s.failures,
         "retry_at": _iso(s.retry_at) if s.backing_off(now) else None,
+        "rate_limited_until": _iso(s.rate_limited_until(now)),
         "backoff_seconds": round(backoff, 1),
         "error": s.error,
         "last_failure_at": _iso(s.last_failure_at),
@@ -129,7 +132,7 @@ def render_table(report: dict[str, Any], now: datetime) -> list[str]:
         error = r["error"] or r["last_failure"]
         if error and r["last_failure_at"]:
             error = f"{error} (at {r['last_failure_at'][:19].replace('T', ' ')})"
-        if r["failures"]:
+        if r["failures"] and not r.get("rate_limited_until"):
             error = f"[{r['failures']} in a row] {error}"
         rows.append(
             [

@@ -3,8 +3,9 @@
 ``Monitor.wrap`` times each job run, classifies it (ok, error, skipped) and feeds both the
 metrics and ``Health``. A job is overdue when it has not succeeded for ``stale_after`` or three
 of its intervals, whichever is longer (counted from the start for a job that never succeeded).
-A collect run skipped because its source is still backing off is neither: a source that stays
-down turns the daemon unhealthy once its last success is overdue, with the source's error.
+A collect run skipped because its source is still backing off, or paused by a rate limit, is
+neither: a source that stays down turns the daemon unhealthy once its last success is overdue,
+with the source's error.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ class Metrics:
         self.model_load.set(seconds)
 
     def on_job(self, job: str, *, seconds: float, outcome: str) -> None:
-        """``outcome``: ok, error, or skipped (a source still in backoff: nothing was called)."""
+        """``outcome``: ok, error, or skipped (a source in backoff or rate limited: no call)."""
         self.job_seconds.labels(job).observe(seconds)
         self.job_runs.labels(job, outcome).inc()
         if outcome == "ok":

@@ -14,7 +14,7 @@ class SourceStatus:
     brand: str
     cursor: str | None
     failures: int
-    """Consecutive failures (0 once a run succeeds)."""
+    """Consecutive outages (0 once a run succeeds; a rate limit leaves it as it was)."""
     retry_at: datetime | None
     """Backoff: no call before this (rate limit or outage); None when not backing off."""
     error: str | None
@@ -23,9 +23,15 @@ class SourceStatus:
     last_failure_at: datetime | None
     last_failure: str | None
     """The most recent error, kept after recovery."""
+    rate_limited: bool = False
+    """``retry_at`` is a rate limit's reset (the source asked to wait), not an outage's backoff."""
 
     def backing_off(self, now: datetime) -> bool:
         return self.retry_at is not None and self.retry_at > now
+
+    def rate_limited_until(self, now: datetime) -> datetime | None:
+        """The reset of a rate limit still in force at ``now``; None otherwise."""
+        return self.retry_at if self.rate_limited and self.backing_off(now) else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

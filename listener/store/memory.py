@@ -29,7 +29,7 @@ from listener.domain import (
     utcnow,
 )
 from listener.errors import ListenerError
-from listener.ports import Claim, ExportRow, SourceState, Storm
+from listener.ports import RATE_LIMITED, Claim, ExportRow, SourceState, Storm
 
 
 @dataclass
@@ -139,6 +139,13 @@ class MemoryStore:
             old = self.db.cursors.get((source, brand), SourceState())
             self.db.cursors[(source, brand)] = replace(
                 old, failures=old.failures + 1, retry_at=retry_at, last_error=error
+            )
+
+    def record_rate_limit(self, source: str, brand: str, *, until: datetime, detail: str) -> None:
+        with self.db.lock:
+            old = self.db.cursors.get((source, brand), SourceState())
+            self.db.cursors[(source, brand)] = replace(
+                old, retry_at=until, last_error=RATE_LIMITED + detail
             )
 
     def unscored(self, model: str, limit: int) -> list[StoredMention]:

@@ -25,7 +25,7 @@ from listener.domain import (
     TrendPoint,
     utcnow,
 )
-from listener.ports import ExportRow, SourceState
+from listener.ports import RATE_LIMITED, ExportRow, SourceState
 from listener.store.batches import CHUNK, OnQueued, chunks, write_batch
 from listener.store.dialect import insert_for
 from listener.store.labels import SqlLabels, apply_rules_in, effective_overrides
@@ -152,6 +152,25 @@ class SqlStore(SqlScoreQueue):
                         "last_error": error,
                         "updated_at": now,
                     },
+                )
+            )
+
+    def record_rate_limit(self, source: str, brand: str, *, until: datetime, detail: str) -> None:
+        now, error = utcnow(), RATE_LIMITED + detail
+        with self.engine.begin() as conn:
+            stmt = insert_for(conn, cursors).values(
+                source=source,
+                brand=brand,
+                query="",
+                failures=0,
+                retry_at=until,
+                last_error=error,
+                updated_at=now,
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["source", "brand"],
+                    set_={"retry_at": until, "last_error": error, "updated_at": now},
                 )
             )
 

@@ -1,7 +1,8 @@
 """Reads for ``listener status`` and the metrics, and the per-source outcome record.
 
 The cursor row of each (source, brand) holds its backoff (``failures``, ``retry_at``, the current
-``last_error``, all written with the batch or the failure); ``record_outcome`` adds when it last
+``last_error``, all written with the batch or the failure; a rate limit keeps its reset in
+``retry_at`` under a ``ports.RATE_LIMITED`` error); ``record_outcome`` adds when it last
 succeeded and its last failure, which a later success does not clear.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 
 from listener.ops.report import Backlog, OutboxStatus, SourceStatus
+from listener.ports import RATE_LIMITED
 from listener.store.queue import SqlScoreQueue
 from listener.store.schema import alerts, cursors, mentions, scores
 
@@ -55,6 +57,7 @@ class SqlStatus:
                 last_success_at=m["last_success_at"],
                 last_failure_at=m["last_failure_at"],
                 last_failure=m["last_failure"],
+                rate_limited=(m["last_error"] or "").startswith(RATE_LIMITED),
             )
             for m in (r._mapping for r in rows)
         ]
