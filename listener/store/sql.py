@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, exists, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 
@@ -132,46 +132,38 @@ class SqlStore(SqlScoreQueue):
         return found
 
     def record_failure(self, source: str, brand: str, *, retry_at: datetime, error: str) -> None:
+        self._pause(source, brand, retry_at=retry_at, error=error, failures=cursors.c.failures + 1)
+
+    def record_rate_limit(self, source: str, brand: str, *, until: datetime, detail: str) -> None:
+        self._pause(source, brand, retry_at=until, error=RATE_LIMITED + detail, failures=None)
+
+    def _pause(
+        self,
+        source: str,
+        brand: str,
+        *,
+        retry_at: datetime,
+        error: str,
+        failures: ColumnElement[int] | None,
+    ) -> None:
+        """Hold a source's polls until ``retry_at`` with ``error`` recorded; ``failures`` is the
+        outage count's new value (None: unchanged, a new row starts at 0)."""
         now = utcnow()
+        changes: dict[str, Any] = {"retry_at": retry_at, "last_error": error, "updated_at": now}
+        if failures is not None:
+            changes["failures"] = failures
         with self.engine.begin() as conn:
             stmt = insert_for(conn, cursors).values(
                 source=source,
                 brand=brand,
                 query="",
-                failures=1,
+                failures=0 if failures is None else 1,
                 retry_at=retry_at,
                 last_error=error,
                 updated_at=now,
             )
             conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["source", "brand"],
-                    set_={
-                        "failures": cursors.c.failures + 1,
-                        "retry_at": retry_at,
-                        "last_error": error,
-                        "updated_at": now,
-                    },
-                )
-            )
-
-    def record_rate_limit(self, source: str, brand: str, *, until: datetime, detail: str) -> None:
-        now, error = utcnow(), RATE_LIMITED + detail
-        with self.engine.begin() as conn:
-            stmt = insert_for(conn, cursors).values(
-                source=source,
-                brand=brand,
-                query="",
-                failures=0,
-                retry_at=until,
-                last_error=error,
-                updated_at=now,
-            )
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["source", "brand"],
-                    set_={"retry_at": until, "last_error": error, "updated_at": now},
-                )
+                stmt.on_conflict_do_update(index_elements=["source", "brand"], set_=changes)
             )
 
     def unscored(self, model: str, limit: int) -> list[StoredMention]:
