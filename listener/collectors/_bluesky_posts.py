@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from listener.collectors._cursor import PARTLY, CursorReader, entries, wrong
+from listener.collectors._cursor import PARTLY, CursorReader, entries, texts, wrong
 from listener.domain import Mention
 
 FUTURE_SKEW = timedelta(minutes=5)
@@ -133,12 +133,6 @@ def load_cursor(cursor: str | None, *, brand: str) -> dict[str, Any]:
     )
     if bad:
         problems.append(entries("searches", bad, "an object of times (text)"))
-    seen = state.get("seen", [])
-    if not isinstance(seen, list):
-        problems.append(wrong("seen", "a list", seen))
-        seen = []
-    uris = [s for s in seen if isinstance(s, str)]
-    if len(uris) < len(seen):
-        problems.append(entries("seen", len(seen) - len(uris), "a URI"))
+    uris = texts(state, "seen", "a URI", problems)
     reader.ignore(problems, reset=PARTLY)
     return {"searches": marks, "seen": uris}

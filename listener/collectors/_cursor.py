@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,3 +71,16 @@ def wrong(field: str, expected: str, value: Any) -> str:
 def entries(field: str, bad: int, expected: str) -> str:
     """The problem of ``bad`` entries of a field that are not what the collector stores there."""
     return f"{bad} {'entry' if bad == 1 else 'entries'} of {field!r} not {expected}"
+
+
+def texts(state: Mapping[str, Any], field: str, expected: str, problems: list[str]) -> list[str]:
+    """``state[field]`` as a list of text (absent: empty); a value that is no list, and entries
+    that are not text, are dropped and noted in ``problems`` (``expected`` names one entry)."""
+    value = state.get(field, [])
+    if not isinstance(value, list):
+        problems.append(wrong(field, "a list", value))
+        return []
+    kept = [s for s in value if isinstance(s, str)]
+    if len(kept) < len(value):
+        problems.append(entries(field, len(value) - len(kept), expected))
+    return kept

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from listener.collectors._cursor import PARTLY, CursorReader, entries, wrong
+from listener.collectors._cursor import PARTLY, CursorReader, entries, texts, wrong
 from listener.domain import Mention
 
 
@@ -138,12 +138,6 @@ def load_cursor(cursor: str | None, *, brand: str) -> tuple[dict[str, str], list
     }
     if len(kept) < len(marks):
         problems.append(entries("marks", len(marks) - len(kept), "a status id"))
-    seen = state.get("seen", [])
-    if not isinstance(seen, list):
-        problems.append(wrong("seen", "a list", seen))
-        seen = []
-    ids = [s for s in seen if isinstance(s, str)]
-    if len(ids) < len(seen):
-        problems.append(entries("seen", len(seen) - len(ids), "a status id"))
+    ids = texts(state, "seen", "a status id", problems)
     reader.ignore(problems, reset=PARTLY)
     return kept, ids

@@ -25,7 +25,7 @@ from typing import Any
 import prawcore.requestor
 import requests
 
-from listener.collectors._cursor import PARTLY, CursorReader, entries, wrong
+from listener.collectors._cursor import PARTLY, CursorReader, entries, texts, wrong
 from listener.domain import Mention, Quarantined
 from listener.errors import PayloadError
 from listener.query import Node, matches
@@ -248,13 +248,7 @@ class RedditCursor:
                 f" more than {FUTURE_SKEW:.0f} s in the future"
             )
             high_water = {k: v for k, v in high_water.items() if k not in ahead}
-        seen = state.get("seen", [])
-        if not isinstance(seen, list):
-            problems.append(wrong("seen", "a list", seen))
-            seen = []
-        names = [s for s in seen if isinstance(s, str)]
-        if len(names) < len(seen):
-            problems.append(entries("seen", len(seen) - len(names), "a fullname"))
+        names = texts(state, "seen", "a fullname", problems)
         reader.ignore(problems, reset=PARTLY)
         return cls(high_water=high_water, seen=names)
 
